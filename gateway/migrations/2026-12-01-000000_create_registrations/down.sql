@@ -1,0 +1,4 @@
+DROP TABLE webhook_credentials;
+DROP TABLE webhook_registrations;
+DROP FUNCTION webhook_registration_notify();
+DROP FUNCTION webhook_registration_touch();

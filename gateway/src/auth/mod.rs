@@ -1,0 +1,3 @@
+//! Caller authentication, one verifier per scheme.
+
+pub mod api_key;

@@ -1,0 +1,86 @@
+//! Cross-replica cache invalidation: every gateway LISTENs on [`CHANGE_CHANNEL`]; the schema's
+//! triggers NOTIFY it on every registration or credential change, whoever made the change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::{CHANGE_CHANNEL, RegistrationCache};
+use crate::config::DatabaseConfig;
+
+/// How often an idle listening connection is checked.
+const PING_INTERVAL: Duration = Duration::from_secs(15);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Starts the listener; it reconnects by itself for as long as the process runs.
+pub fn spawn(
+    config: &DatabaseConfig,
+    cache: Arc<RegistrationCache>,
+) -> tokio::task::JoinHandle<()> {
+    let url = super::postgres::connection_url(config);
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match listen(&url, &cache, &mut backoff).await {
+                Ok(()) => tracing::warn!("registration change listener: connection closed"),
+                Err(e) => tracing::warn!(
+                    "registration change listener: {e}; cached registrations are dropped and \
+                     the listener reconnects in {} s",
+                    backoff.as_secs()
+                ),
+            }
+            // Changes made while disconnected were not heard: forget what this process cached.
+            cache.invalidate_local();
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    })
+}
+
+async fn listen(
+    url: &str,
+    cache: &RegistrationCache,
+    backoff: &mut Duration,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (changes, mut changed) = mpsc::unbounded_channel::<String>();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            if let AsyncMessage::Notification(notification) = message? {
+                let _ = changes.send(notification.payload().to_owned());
+            }
+        }
+        Ok::<(), tokio_postgres::Error>(())
+    });
+
+    client
+        .batch_execute(&format!("LISTEN {CHANGE_CHANNEL}"))
+        .await?;
+    cache.invalidate_local();
+    *backoff = Duration::from_secs(1);
+    tracing::info!("listening for registration changes on PostgreSQL channel {CHANGE_CHANNEL}");
+
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    loop {
+        tokio::select! {
+            id = changed.recv() => match id {
+                Some(id) => {
+                    tracing::debug!(webhook_id = %id, "registration changed; cache entry dropped");
+                    cache.invalidate(&id).await;
+                }
+                None => break,
+            },
+            _ = ping.tick() => {
+                client.simple_query("SELECT 1").await?;
+            }
+        }
+    }
+    match driver.await {
+        Ok(result) => result,
+        Err(_) => Ok(()),
+    }
+}

@@ -1,0 +1,16 @@
+//! Registration storage: the PostgreSQL schema (owned here for the whole workspace), the Redis
+//! and in-process caches in front of it, and change notifications between replicas.
+
+pub mod cache;
+pub mod invalidation;
+pub mod migrations;
+pub mod postgres;
+pub mod registration;
+pub mod schema;
+
+pub use cache::RegistrationCache;
+pub use postgres::{Database, StoreError};
+pub use registration::{NewRegistration, Registration, StoredKey};
+
+/// PostgreSQL channel on which every registration change is announced (payload: webhook id).
+pub const CHANGE_CHANNEL: &str = "webhook_registration_changed";

@@ -1,0 +1,35 @@
+//! Diesel table definitions; they mirror the embedded migrations in `gateway/migrations/`.
+
+diesel::table! {
+    webhook_registrations (id) {
+        id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        workspace_id -> Text,
+        organization_id -> Nullable<Text>,
+        active -> Bool,
+        start_event -> Nullable<Text>,
+        topic -> Nullable<Text>,
+        auth_type -> Text,
+        max_body_bytes -> Nullable<Int4>,
+        forwarded_headers -> Array<Text>,
+        managed_by -> Text,
+        revision -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_credentials (id) {
+        id -> Int8,
+        webhook_id -> Text,
+        kind -> Text,
+        secret_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(webhook_credentials -> webhook_registrations (webhook_id));
+diesel::allow_tables_to_appear_in_same_query!(webhook_registrations, webhook_credentials);
