@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on this machine: installs what is missing, starts a private stack
+# (PostgreSQL, Redis, Tansu) on 127.0.0.1, runs every test against it, and stops it again.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Build output stays outside the clone and is reused between runs.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/opt/webhook-gateway/target}
+# A stack of its own, so a stack started for development is left alone.
+export WHGW_STACK_DIR=${WHGW_TEST_STACK_DIR:-/tmp/webhook-gateway-test-stack}
+
+cd "$ROOT"
+trap '"$ROOT/e2e/stack/down.sh" >/dev/null 2>&1 || true' EXIT
+
+"$ROOT/e2e/stack/up.sh"
+# shellcheck source=/dev/null
+source "$WHGW_STACK_DIR/env"
+
+cargo fmt --all -- --check
+cargo test --workspace --locked

@@ -1,0 +1,8 @@
+//! Integration tests against the real local stack (PostgreSQL, Redis, Tansu) started by
+//! `e2e/stack/up.sh`; each test uses its own database and topic.
+
+mod faults;
+mod ingest;
+mod lifecycle;
+mod registrations;
+mod support;
