@@ -15,6 +15,10 @@ use crate::config::DatabaseConfig;
 const PING_INTERVAL: Duration = Duration::from_secs(15);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// A look-up that read the old row just before a change may write it back into the caches just
+/// after the change was announced; dropping the entry again a little later removes such copies.
+const REPEAT_INVALIDATION_AFTER: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(5)];
+
 /// Starts the listener; it reconnects by itself for as long as the process runs.
 pub fn spawn(
     config: &DatabaseConfig,
@@ -42,7 +46,7 @@ pub fn spawn(
 
 async fn listen(
     url: &str,
-    cache: &RegistrationCache,
+    cache: &Arc<RegistrationCache>,
     backoff: &mut Duration,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
@@ -71,6 +75,7 @@ async fn listen(
                 Some(id) => {
                     tracing::debug!(webhook_id = %id, "registration changed; cache entry dropped");
                     cache.invalidate(&id).await;
+                    invalidate_again_later(cache.clone(), id);
                 }
                 None => break,
             },
@@ -83,4 +88,13 @@ async fn listen(
         Ok(result) => result,
         Err(_) => Ok(()),
     }
+}
+
+fn invalidate_again_later(cache: Arc<RegistrationCache>, id: String) {
+    tokio::spawn(async move {
+        for delay in REPEAT_INVALIDATION_AFTER {
+            tokio::time::sleep(delay).await;
+            cache.invalidate(&id).await;
+        }
+    });
 }
