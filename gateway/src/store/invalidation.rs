@@ -31,13 +31,11 @@ pub fn spawn(
             match listen(&url, &cache, &mut backoff).await {
                 Ok(()) => tracing::warn!("registration change listener: connection closed"),
                 Err(e) => tracing::warn!(
-                    "registration change listener: {e}; cached registrations are dropped and \
-                     the listener reconnects in {} s",
+                    "registration change listener: {e}; reconnecting in {} s, then dropping \
+                     what this process cached meanwhile",
                     backoff.as_secs()
                 ),
             }
-            // Changes made while disconnected were not heard: forget what this process cached.
-            cache.invalidate_local();
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }

@@ -197,3 +197,70 @@ async fn create_topic_named(bootstrap: &str, topic: &str) -> bool {
     })
     .await
 }
+
+#[tokio::test]
+async fn known_webhooks_keep_working_from_cache_while_postgres_is_down() {
+    let postgres = crate::support::PrivatePostgres::start().await;
+    let topic = create_topic(&stack_var("SPRING_KAFKA_BOOTSTRAP_SERVERS")).await;
+    let database = TestDatabase::create().await;
+    let mut env = Gateway::stack_env(&database, &topic);
+    set(&mut env, "SPRING_DATASOURCE_URL", &postgres.jdbc_url());
+    set(&mut env, "SPRING_DATASOURCE_USERNAME", "postgres");
+    set(&mut env, "SPRING_DATASOURCE_PASSWORD", "");
+    let gateway = Gateway::start(env.clone()).await;
+    let known = register(&env, "known", &[]);
+    let cold = register(&env, "cold", &[]);
+    // Each change is followed by delayed cache invalidations; let them pass before warming.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        post(&gateway, "known", &known, r#"{"n":1}"#).await.status(),
+        202
+    );
+
+    postgres.stop();
+    assert_eq!(
+        post(&gateway, "known", &known, r#"{"n":2}"#).await.status(),
+        202
+    );
+    let response = post(&gateway, "cold", &cold, r#"{"n":0}"#).await;
+    assert_eq!(
+        response.status(),
+        503,
+        "an uncached webhook cannot be checked without PostgreSQL"
+    );
+    assert_eq!(response.headers()["retry-after"], "5");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(
+        problem["type"],
+        "https://webhooks.flowx.ai/problems/registry-unavailable"
+    );
+    let health: Value = reqwest::get(gateway.url("/actuator/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["components"]["postgres"]["status"], "DOWN");
+
+    postgres.resume();
+    let healed = eventually(Duration::from_secs(20), || async {
+        post(&gateway, "cold", &cold, r#"{"n":3}"#).await.status() == 202
+    })
+    .await;
+    assert!(
+        healed,
+        "the gateway did not use PostgreSQL again after it came back"
+    );
+
+    let records = read_topic(
+        &stack_var("SPRING_KAFKA_BOOTSTRAP_SERVERS"),
+        &topic,
+        Some(3),
+        Duration::from_secs(5),
+    );
+    let numbers: Vec<i64> = records
+        .iter()
+        .map(|r| r.value["payload"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![1, 2, 3]);
+}

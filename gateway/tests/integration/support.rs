@@ -448,3 +448,98 @@ pub fn set(env: &mut Vec<(String, String)>, name: &str, value: &str) {
     env.retain(|(n, _)| n != name);
     env.push((name.into(), value.into()));
 }
+
+/// A private PostgreSQL cluster on a free port (trust authentication, user `postgres`), stopped
+/// and removed when dropped.
+pub struct PrivatePostgres {
+    pub port: u16,
+    data: PathBuf,
+}
+
+impl PrivatePostgres {
+    pub async fn start() -> Self {
+        let port = free_port();
+        let data = std::env::temp_dir().join(unique("whgw-pg"));
+        std::fs::create_dir_all(&data).unwrap();
+        Command::new("chown")
+            .args(["postgres:", data.to_str().unwrap()])
+            .status()
+            .unwrap();
+        let initdb = pg_tool("initdb")
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(initdb.success(), "initdb failed");
+        let postgres = Self { port, data };
+        postgres.resume();
+        postgres
+    }
+
+    pub fn jdbc_url(&self) -> String {
+        format!("jdbc:postgresql://127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn resume(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.data.display()
+        );
+        let started = pg_tool("pg_ctl")
+            .args([
+                "-D",
+                self.data.to_str().unwrap(),
+                "-o",
+                &options,
+                "-w",
+                "-l",
+            ])
+            .arg(self.data.join("server.log"))
+            .arg("start")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(started.success(), "PostgreSQL did not start");
+    }
+
+    /// Stops the server at once, as a crash would.
+    pub fn stop(&self) {
+        let _ = pg_tool("pg_ctl")
+            .args([
+                "-D",
+                self.data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// A PostgreSQL program run as the `postgres` user (the server refuses to run as root).
+fn pg_tool(name: &str) -> Command {
+    let program = PathBuf::from(stack_var("WHGW_PG_BIN_DIR")).join(name);
+    let mut command = Command::new("runuser");
+    command.args(["-u", "postgres", "--"]).arg(program);
+    command
+}
