@@ -10,7 +10,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::store::sealing::SealingKeys;
 
 /// A configuration problem: which variable, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +65,26 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub cache: CacheConfig,
     pub logging: LoggingConfig,
+    pub protection: ProtectionConfig,
+}
+
+/// Keys for secrets at rest and the limits that protect the gateway from its callers.
+#[derive(Debug, Clone)]
+pub struct ProtectionConfig {
+    /// Keys sealing signing secrets (`WEBHOOK_GATEWAY_SEALING_KEYS`, `id:base64key,...`;
+    /// `WEBHOOK_GATEWAY_SEALING_KEY_ID` names the one new secrets use).
+    pub sealing: SealingKeys,
+    /// Proxies whose `X-Forwarded-For` is believed (`WEBHOOK_GATEWAY_TRUSTED_PROXIES`, CIDRs).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Longest wait for a request's headers (`WEBHOOK_GATEWAY_HEADER_TIMEOUT_MS`).
+    pub header_timeout: Duration,
+    /// Longest wait for a request's whole body (`WEBHOOK_GATEWAY_BODY_TIMEOUT_MS`).
+    pub body_timeout: Duration,
+    /// Most open connections per worker thread (`WEBHOOK_GATEWAY_MAX_CONNECTIONS`).
+    pub max_connections: usize,
+    /// How long an event id is remembered for duplicate suppression unless a webhook says
+    /// otherwise (`WEBHOOK_GATEWAY_DEDUPE_TTL_SECONDS`).
+    pub dedupe_ttl: Duration,
 }
 
 /// HTTP listener and request handling.
@@ -247,6 +270,7 @@ const SECRET_VARIABLES: &[&str] = &[
     "SPRING_DATA_REDIS_PASSWORD",
     "SPRING_REDIS_PASSWORD",
     "KAFKA_OAUTH_CLIENT_SECRET",
+    "WEBHOOK_GATEWAY_SEALING_KEYS",
 ];
 
 /// The default start topic name parts, joined with the naming separators.
@@ -317,6 +341,7 @@ impl Config {
             kafka: kafka(&env)?,
             cache: cache(&env)?,
             logging: logging(&env)?,
+            protection: protection(&env)?,
         })
     }
 }
@@ -597,6 +622,60 @@ fn cache(env: &Env) -> Result<CacheConfig, ConfigError> {
     })
 }
 
+fn protection(env: &Env) -> Result<ProtectionConfig, ConfigError> {
+    let current = env.get("WEBHOOK_GATEWAY_SEALING_KEY_ID");
+    let sealing = SealingKeys::parse(
+        &env.or("WEBHOOK_GATEWAY_SEALING_KEYS", ""),
+        current.as_deref(),
+    )
+    .map_err(|problem| ConfigError::new("WEBHOOK_GATEWAY_SEALING_KEYS", problem))?;
+    let trusted_proxies = env
+        .or("WEBHOOK_GATEWAY_TRUSTED_PROXIES", "")
+        .split(',')
+        .map(str::trim)
+        .filter(|cidr| !cidr.is_empty())
+        .map(|cidr| {
+            parse_cidr(cidr).ok_or_else(|| {
+                ConfigError::new(
+                    "WEBHOOK_GATEWAY_TRUSTED_PROXIES",
+                    format!("{cidr:?} is not a CIDR or IP"),
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let max_connections: usize = env.parse(
+        "WEBHOOK_GATEWAY_MAX_CONNECTIONS",
+        10_000,
+        "a number of connections",
+    )?;
+    if max_connections == 0 {
+        return Err(ConfigError::new(
+            "WEBHOOK_GATEWAY_MAX_CONNECTIONS",
+            "must be at least 1",
+        ));
+    }
+    let dedupe_seconds: u64 = env.parse(
+        "WEBHOOK_GATEWAY_DEDUPE_TTL_SECONDS",
+        86_400,
+        "a whole number of seconds",
+    )?;
+    Ok(ProtectionConfig {
+        sealing,
+        trusted_proxies,
+        header_timeout: env.millis("WEBHOOK_GATEWAY_HEADER_TIMEOUT_MS", 5_000)?,
+        body_timeout: env.millis("WEBHOOK_GATEWAY_BODY_TIMEOUT_MS", 30_000)?,
+        max_connections,
+        dedupe_ttl: Duration::from_secs(dedupe_seconds.max(1)),
+    })
+}
+
+/// Parses `10.0.0.0/8` or a bare address (a single-address network).
+pub fn parse_cidr(text: &str) -> Option<IpNet> {
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
 fn logging(env: &Env) -> Result<LoggingConfig, ConfigError> {
     let level = |name: &'static str| -> Result<LogLevel, ConfigError> {
         env.parse(
@@ -772,6 +851,27 @@ mod tests {
     fn illegal_topic_is_rejected() {
         let err = read(&[("KAFKA_TOPIC_PROCESS_START_OUT", "bad topic!")]).unwrap_err();
         assert_eq!(err.variable, "KAFKA_TOPIC_PROCESS_START_OUT");
+    }
+
+    #[test]
+    fn sealing_keys_and_trusted_proxies_are_read() {
+        let key = SealingKeys::generate("k1");
+        let config = read(&[
+            ("WEBHOOK_GATEWAY_SEALING_KEYS", &key),
+            ("WEBHOOK_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1"),
+        ])
+        .unwrap();
+        assert_eq!(config.protection.sealing.current_id(), Some("k1"));
+        assert_eq!(config.protection.trusted_proxies.len(), 2);
+        let err = read(&[("WEBHOOK_GATEWAY_TRUSTED_PROXIES", "not-a-net")]).unwrap_err();
+        assert_eq!(err.variable, "WEBHOOK_GATEWAY_TRUSTED_PROXIES");
+    }
+
+    #[test]
+    fn malformed_sealing_keys_stop_start_up_without_echoing_them() {
+        let err = read(&[("WEBHOOK_GATEWAY_SEALING_KEYS", "k1:c2hvcnQ=")]).unwrap_err();
+        assert_eq!(err.variable, "WEBHOOK_GATEWAY_SEALING_KEYS");
+        assert!(!err.problem.contains("c2hvcnQ="));
     }
 
     #[test]

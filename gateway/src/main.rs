@@ -3,10 +3,15 @@ use std::process::ExitCode;
 use clap::Parser;
 use webhook_gateway::cli::{self, Cli, Command};
 use webhook_gateway::config::Config;
+use webhook_gateway::store::sealing::SealingKeys;
 use webhook_gateway::{server, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::GenerateSealingKey { id }) = &cli.command {
+        println!("{}", SealingKeys::generate(id));
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {

@@ -1,13 +1,17 @@
 //! Start-up, serving and graceful shutdown of the gateway.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 
 use crate::config::Config;
+use crate::ingest::dedupe::Deduplicator;
+use crate::ingest::rate_limit::RateLimiterSet;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::state::{Gateway, Lifecycle};
+use crate::store::redis::Redis;
 use crate::store::{Database, RegistrationCache, invalidation, migrations};
 use crate::{actuator, ingest};
 
@@ -20,12 +24,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(applied, "database migrations applied: {applied}");
 
     let database = Database::new(&config.database)?;
+    let redis = Arc::new(Redis::new(&config.redis)?);
     let registrations = Arc::new(RegistrationCache::new(
         database.clone(),
-        &config.redis,
+        redis.clone(),
+        config.redis.ttl,
         &config.cache,
         metrics.clone(),
-    )?);
+    ));
     invalidation::spawn(&config.database, registrations.clone());
     let publisher = Arc::new(Publisher::new(
         &config.kafka,
@@ -37,7 +43,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let gateway = web::Data::new(Gateway {
         config: config.clone(),
         database,
+        redis: redis.clone(),
         registrations,
+        rate_limits: RateLimiterSet::new(redis.clone()),
+        deduplicator: Deduplicator::new(
+            redis,
+            config.kafka.publish_timeout * 2 + Duration::from_secs(5),
+        ),
         publisher: publisher.clone(),
         metrics,
         lifecycle: lifecycle.clone(),
@@ -50,6 +62,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .default_service(web::to(ingest::no_such_endpoint))
     })
     .workers(config.server.workers)
+    .max_connections(config.protection.max_connections)
+    .client_request_timeout(config.protection.header_timeout)
+    .client_disconnect_timeout(Duration::from_secs(1))
     .disable_signals()
     .shutdown_timeout(config.server.shutdown_timeout.as_secs().max(1))
     .bind(config.server.bind)?

@@ -4,15 +4,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::Config;
+use crate::ingest::dedupe::Deduplicator;
+use crate::ingest::rate_limit::RateLimiterSet;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
+use crate::store::redis::Redis;
 use crate::store::{Database, RegistrationCache};
 
 /// The gateway's shared state.
 pub struct Gateway {
     pub config: Arc<Config>,
     pub database: Database,
+    pub redis: Arc<Redis>,
     pub registrations: Arc<RegistrationCache>,
+    pub rate_limits: RateLimiterSet,
+    pub deduplicator: Deduplicator,
     pub publisher: Arc<Publisher>,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Arc<Lifecycle>,

@@ -42,7 +42,7 @@ fn is_up(component: &Value) -> bool {
 async fn health(gateway: web::Data<Gateway>) -> HttpResponse {
     let (postgres, redis, kafka) = tokio::join!(
         component(async { gateway.database.ping().await.map_err(|e| e.to_string()) }),
-        component(gateway.registrations.ping_redis()),
+        component(gateway.redis.ping()),
         component(gateway.publisher.check()),
     );
     let up = is_up(&postgres) && is_up(&kafka) && gateway.lifecycle.is_ready();

@@ -1,3 +1,5 @@
 //! Caller authentication, one verifier per scheme.
 
 pub mod api_key;
+pub mod scheme;
+pub mod verify;

@@ -120,20 +120,6 @@ pub fn record_headers<'a>(
     headers
 }
 
-/// Whether a `Content-Type` value denotes JSON (`application/json` or `application/*+json`).
-pub fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || essence
-            .strip_prefix("application/")
-            .is_some_and(|sub| sub.ends_with("+json"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,13 +130,10 @@ mod tests {
             name: "Orders".into(),
             workspace_id: "ws-1".into(),
             organization_id: Some("org-9".into()),
-            active: true,
             start_event: Some("order_created".into()),
-            topic: None,
-            max_body_bytes: None,
             forwarded_headers: vec!["x-shop-domain".into(), "authorization".into()],
-            api_keys: vec![],
             revision: 1,
+            ..Registration::default()
         }
     }
 
@@ -217,15 +200,5 @@ mod tests {
         assert_eq!(find("Content-Type"), Some(b"application/json".as_slice()));
         assert_eq!(find("traceparent"), Some(b"00-abc-def-01".as_slice()));
         assert_eq!(find("tracestate"), None);
-    }
-
-    #[test]
-    fn recognises_json_media_types() {
-        assert!(is_json_media_type("application/json"));
-        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
-        assert!(is_json_media_type("application/cloudevents+json"));
-        assert!(!is_json_media_type("text/plain"));
-        assert!(!is_json_media_type("application/x-www-form-urlencoded"));
-        assert!(!is_json_media_type(""));
     }
 }

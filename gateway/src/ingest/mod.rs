@@ -1,12 +1,17 @@
 //! `POST /webhooks/{webhookId}`: look up the registration, check the call, publish one record,
-//! and answer `202` only once the broker has acknowledged it.
+//! and answer only once the broker has acknowledged it.
 
+pub mod dedupe;
 pub mod event;
+pub mod payload;
 pub mod problem;
+pub mod rate_limit;
+pub mod source;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::BytesMut;
 use chrono::Utc;
@@ -14,15 +19,17 @@ use futures::StreamExt;
 use serde_json::value::RawValue;
 
 use crate::auth::api_key;
+use crate::auth::scheme::AuthScheme;
+use crate::auth::verify::{self, CandidateSecret};
 use crate::publish::OutgoingRecord;
 use crate::state::Gateway;
 use crate::store::Registration;
 use crate::store::registration::is_valid_id;
-use event::{EventEnvelope, forwarded_headers, is_json_media_type, record_headers};
+use dedupe::{Claim, OriginalAnswer};
+use event::{EventEnvelope, forwarded_headers, record_headers};
+use payload::{BodyFormat, body_format, payload_json, value_at};
 pub use problem::IngestError;
-
-/// Longest time a caller may take to send the whole body.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+use rate_limit::Decision;
 
 /// Header carrying the API key, as an alternative to the `apiKey` query parameter.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -46,6 +53,14 @@ pub async fn no_such_endpoint() -> HttpResponse {
     IngestError::NoSuchEndpoint.error_response()
 }
 
+/// How an authentic call ended.
+enum Outcome {
+    /// Published now, or earlier under the same event id (`replayed`).
+    Published { event_id: String, replayed: bool },
+    /// A Slack `url_verification` handshake, answered with its challenge.
+    Challenge(String),
+}
+
 async fn receive(
     request: HttpRequest,
     webhook_id: web::Path<String>,
@@ -56,10 +71,15 @@ async fn receive(
     let outcome = accept(&request, &webhook_id, body, &gateway).await;
     let seconds = started.elapsed().as_secs_f64();
     match outcome {
-        Ok(event_id) => {
-            gateway.metrics.request("accepted", seconds);
-            tracing::debug!(webhook_id = %webhook_id, event_id = %event_id, "webhook accepted");
-            HttpResponse::Accepted().json(serde_json::json!({ "eventId": event_id }))
+        Ok((registration, Outcome::Published { event_id, replayed })) => {
+            let label = if replayed { "duplicate" } else { "accepted" };
+            gateway.metrics.request(label, seconds);
+            tracing::debug!(webhook_id = %webhook_id, event_id = %event_id, outcome = label, "webhook accepted");
+            answer(&registration, &event_id, replayed)
+        }
+        Ok((_, Outcome::Challenge(challenge))) => {
+            gateway.metrics.request("challenge", seconds);
+            HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge }))
         }
         Err(error) => {
             gateway.metrics.request(error.kind(), seconds);
@@ -73,13 +93,39 @@ async fn receive(
     }
 }
 
-/// The checks and the publication; returns the event id of the acknowledged record.
+/// The answer to an accepted call: the webhook's own status and body, or `{"eventId": ...}`.
+fn answer(registration: &Registration, event_id: &str, replayed: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(registration.response.status).unwrap_or(StatusCode::ACCEPTED);
+    let mut response = HttpResponse::build(status);
+    response.insert_header(("x-event-id", event_id));
+    if replayed {
+        response.insert_header(("idempotent-replayed", "true"));
+    }
+    if status == StatusCode::NO_CONTENT {
+        return response.finish();
+    }
+    match &registration.response.body {
+        Some(body) => {
+            let is_json = serde_json::from_str::<&RawValue>(body).is_ok();
+            response.content_type(if is_json {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            });
+            response.body(body.clone())
+        }
+        None => response.json(serde_json::json!({ "eventId": event_id })),
+    }
+}
+
+/// The checks and the publication, in order: registration, source address, credentials that
+/// need no body, activity, media type, body, signature, payload, rate, duplicates, Kafka.
 async fn accept(
     request: &HttpRequest,
     webhook_id: &str,
     body: web::Payload,
     gateway: &Gateway,
-) -> Result<String, IngestError> {
+) -> Result<(Arc<Registration>, Outcome), IngestError> {
     if !is_valid_id(webhook_id) {
         return Err(IngestError::NotFound);
     }
@@ -91,12 +137,13 @@ async fn accept(
             return Err(IngestError::RegistryUnavailable);
         }
     };
+    check_source(request, &registration, gateway)?;
 
-    let presented = presented_api_key(request).ok_or(IngestError::Unauthorized)?;
-    if !api_key::verify(&presented, &registration.api_keys, Utc::now()) {
-        return Err(IngestError::Unauthorized);
+    let signed_over_body = needs_body(&registration.auth);
+    if !signed_over_body {
+        authenticate(request, &registration, b"", gateway)?;
     }
-    if !registration.active {
+    if !registration.active && !signed_over_body {
         return Err(IngestError::Inactive);
     }
 
@@ -105,23 +152,84 @@ async fn accept(
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    if !is_json_media_type(content_type) {
+    let format = body_format(content_type).ok_or_else(|| {
         let shown = if content_type.is_empty() {
             "none"
         } else {
             content_type
         };
-        return Err(IngestError::UnsupportedMediaType(
-            shown.chars().take(100).collect(),
-        ));
-    }
+        IngestError::UnsupportedMediaType(shown.chars().take(100).collect())
+    })?;
 
     let limit = body_limit(&registration, gateway.config.server.max_body_bytes);
-    let raw = read_body(request, body, limit).await?;
-    let payload: &RawValue =
-        serde_json::from_slice(&raw).map_err(|e| IngestError::MalformedJson(e.to_string()))?;
+    let raw = read_body(request, body, limit, gateway.config.protection.body_timeout).await?;
+    if signed_over_body {
+        authenticate(request, &registration, &raw, gateway)?;
+        if !registration.active {
+            return Err(IngestError::Inactive);
+        }
+    }
+    let payload = payload_json(&raw, format).map_err(IngestError::MalformedJson)?;
 
-    publish(request, &registration, payload, gateway).await
+    if let Some(challenge) = slack_challenge(&registration, format, &payload) {
+        return Ok((registration, Outcome::Challenge(challenge)));
+    }
+    if let Some(limit) = registration.rate_limit {
+        if let Decision::Limited { retry_after } =
+            gateway.rate_limits.check(&registration.id, limit).await
+        {
+            return Err(IngestError::RateLimited(retry_after));
+        }
+    }
+
+    let outcome = publish_once(request, &registration, &payload, gateway).await?;
+    Ok((registration, outcome))
+}
+
+/// Publishes unless the event id was seen before; remembers it once published.
+async fn publish_once(
+    request: &HttpRequest,
+    registration: &Registration,
+    payload: &RawValue,
+    gateway: &Gateway,
+) -> Result<Outcome, IngestError> {
+    let claim = match event_key(request, registration, payload) {
+        Some(key) => gateway.deduplicator.claim(&registration.id, &key).await,
+        None => Claim::Unchecked,
+    };
+    let claimed = match claim {
+        Claim::Duplicate(original) => {
+            return Ok(Outcome::Published {
+                event_id: original.event_id,
+                replayed: true,
+            });
+        }
+        Claim::InFlight => return Err(IngestError::DuplicateInFlight),
+        Claim::Fresh(key) => Some(key),
+        Claim::Unchecked => None,
+    };
+
+    let published = publish(request, registration, payload, gateway).await;
+    match (&published, &claimed) {
+        (Ok(event_id), Some(key)) => {
+            let ttl = registration
+                .idempotency
+                .ttl_seconds
+                .map_or(gateway.config.protection.dedupe_ttl, |s| {
+                    Duration::from_secs(s.into())
+                });
+            let answer = OriginalAnswer {
+                event_id: event_id.clone(),
+            };
+            gateway.deduplicator.complete(key, &answer, ttl).await;
+        }
+        (Err(_), Some(key)) => gateway.deduplicator.release(key).await,
+        _ => {}
+    }
+    published.map(|event_id| Outcome::Published {
+        event_id,
+        replayed: false,
+    })
 }
 
 async fn publish(
@@ -162,6 +270,154 @@ async fn publish(
     Ok(event_id)
 }
 
+/// Schemes whose proof of origin covers the body can only be checked once it is read.
+fn needs_body(scheme: &AuthScheme) -> bool {
+    !matches!(
+        scheme,
+        AuthScheme::ApiKey | AuthScheme::None | AuthScheme::Gitlab | AuthScheme::Basic { .. }
+    )
+}
+
+fn check_source(
+    request: &HttpRequest,
+    registration: &Registration,
+    gateway: &Gateway,
+) -> Result<(), IngestError> {
+    if registration.allowed_cidrs.is_empty() {
+        return Ok(());
+    }
+    let Some(peer) = request.peer_addr().map(|address| address.ip()) else {
+        return Err(IngestError::SourceNotAllowed);
+    };
+    let forwarded_for = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let client = source::client_address(
+        peer,
+        forwarded_for,
+        &gateway.config.protection.trusted_proxies,
+    );
+    if source::is_allowed(client, &registration.allowed_cidrs) {
+        Ok(())
+    } else {
+        Err(IngestError::SourceNotAllowed)
+    }
+}
+
+/// Checks the caller's credentials against the registration, over the raw body bytes.
+fn authenticate(
+    request: &HttpRequest,
+    registration: &Registration,
+    body: &[u8],
+    gateway: &Gateway,
+) -> Result<(), IngestError> {
+    let now = Utc::now();
+    if registration.auth == AuthScheme::ApiKey {
+        let presented = presented_api_key(request).ok_or(IngestError::Unauthorized)?;
+        return if api_key::verify(&presented, &registration.api_keys, now) {
+            Ok(())
+        } else {
+            Err(IngestError::Unauthorized)
+        };
+    }
+
+    let opened = open_signing_secrets(registration, gateway, now)?;
+    let mut candidates: Vec<CandidateSecret<'_>> = registration
+        .tokens
+        .iter()
+        .map(|token| CandidateSecret {
+            material: &token.hash,
+            expires_at: token.expires_at,
+        })
+        .collect();
+    candidates.extend(opened.iter().map(|(material, expires_at)| CandidateSecret {
+        material,
+        expires_at: *expires_at,
+    }));
+    let headers = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    verify::verify(&registration.auth, &headers, body, &candidates, now)
+        .map_err(IngestError::Signature)
+}
+
+/// The webhook's signing secrets still valid at `now`, opened for this call only.
+fn open_signing_secrets(
+    registration: &Registration,
+    gateway: &Gateway,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<(Vec<u8>, Option<chrono::DateTime<Utc>>)>, IngestError> {
+    let live = registration
+        .signing_secrets
+        .iter()
+        .filter(|s| s.expires_at.is_none_or(|e| e > now));
+    let mut opened = Vec::new();
+    let mut failed = false;
+    for secret in live {
+        match gateway.config.protection.sealing.open(
+            &registration.id,
+            &secret.key_id,
+            &secret.sealed,
+        ) {
+            Ok(material) => opened.push((material, secret.expires_at)),
+            Err(e) => {
+                failed = true;
+                tracing::error!(webhook_id = %registration.id, "a signing secret cannot be used: {e}");
+            }
+        }
+    }
+    if failed && opened.is_empty() {
+        return Err(IngestError::SecretsUnavailable);
+    }
+    Ok(opened)
+}
+
+/// The caller's event id, for duplicate suppression: a configured header, else a configured
+/// JSON pointer, else the scheme's own delivery-id header.
+fn event_key(
+    request: &HttpRequest,
+    registration: &Registration,
+    payload: &RawValue,
+) -> Option<String> {
+    let header_value = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+    };
+    let settings = &registration.idempotency;
+    if let Some(name) = &settings.header {
+        return header_value(name);
+    }
+    if let Some(pointer) = &settings.json_pointer {
+        return value_at(payload, pointer);
+    }
+    registration.auth.event_id_header().and_then(header_value)
+}
+
+/// Slack's `url_verification` handshake carries a challenge to echo back.
+fn slack_challenge(
+    registration: &Registration,
+    format: BodyFormat,
+    payload: &RawValue,
+) -> Option<String> {
+    if !matches!(registration.auth, AuthScheme::Slack { .. }) || format != BodyFormat::Json {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(payload.get()).ok()?;
+    if value.get("type")?.as_str()? != "url_verification" {
+        return None;
+    }
+    value.get("challenge")?.as_str().map(str::to_owned)
+}
+
 /// The API key from the `X-API-Key` header, else from the `apiKey` query parameter.
 fn presented_api_key(request: &HttpRequest) -> Option<String> {
     if let Some(value) = request.headers().get(API_KEY_HEADER) {
@@ -179,12 +435,13 @@ fn body_limit(registration: &Registration, gateway_limit: usize) -> usize {
         .map_or(gateway_limit, |own| own.min(gateway_limit))
 }
 
-/// Reads the body up to `limit` bytes; a declared or actual larger body is refused without
-/// reading the rest.
+/// Reads the body up to `limit` bytes within `timeout`; a declared or actual larger body is
+/// refused without reading the rest.
 async fn read_body(
     request: &HttpRequest,
     mut body: web::Payload,
     limit: usize,
+    timeout: Duration,
 ) -> Result<BytesMut, IngestError> {
     let declared = request
         .headers()
@@ -206,7 +463,7 @@ async fn read_body(
         }
         Ok(())
     };
-    tokio::time::timeout(BODY_READ_TIMEOUT, read)
+    tokio::time::timeout(timeout, read)
         .await
         .map_err(|_| IngestError::BodyTimeout)??;
     Ok(buffer)

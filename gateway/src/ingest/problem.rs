@@ -6,13 +6,21 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use std::time::Duration;
+
+use crate::auth::verify::VerifyError;
 use crate::publish::PublishError;
 
 /// Base of every problem `type` URI.
 pub const PROBLEM_BASE: &str = "https://webhooks.flowx.ai/problems/";
 
 /// Seconds a caller should wait before retrying after a dependency failure.
-const RETRY_AFTER_SECONDS: &str = "5";
+const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// Whole seconds to wait, rounded up, at least one.
+fn retry_after_seconds(wait: &Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.is_zero()))
+}
 
 /// Why a webhook call was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +29,16 @@ pub enum IngestError {
     NotFound,
     #[error("the API key is missing or wrong")]
     Unauthorized,
+    #[error("the request is not authentic: {0}")]
+    Signature(VerifyError),
+    #[error("calls from this address are not allowed")]
+    SourceNotAllowed,
+    #[error("too many calls; retry in {} s", retry_after_seconds(.0))]
+    RateLimited(Duration),
+    #[error("an earlier call with the same event id is still being processed")]
+    DuplicateInFlight,
+    #[error("the webhook's signing secrets cannot be read")]
+    SecretsUnavailable,
     #[error("the webhook is deactivated")]
     Inactive,
     #[error("the body must be JSON (Content-Type application/json), not {0}")]
@@ -49,6 +67,11 @@ impl IngestError {
         match self {
             Self::NotFound => "webhook-not-found",
             Self::Unauthorized => "invalid-api-key",
+            Self::Signature(error) => error.kind(),
+            Self::SourceNotAllowed => "source-not-allowed",
+            Self::RateLimited(_) => "rate-limited",
+            Self::DuplicateInFlight => "duplicate-in-flight",
+            Self::SecretsUnavailable => "secrets-unavailable",
             Self::Inactive => "webhook-inactive",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::PayloadTooLarge(_) | Self::PublishFailed(PublishError::TooLarge) => {
@@ -69,6 +92,11 @@ impl IngestError {
         match self {
             Self::NotFound => "Webhook not found",
             Self::Unauthorized => "Invalid API key",
+            Self::Signature(_) => "Not authentic",
+            Self::SourceNotAllowed => "Source not allowed",
+            Self::RateLimited(_) => "Too many requests",
+            Self::DuplicateInFlight => "Duplicate in flight",
+            Self::SecretsUnavailable => "Secrets unavailable",
             Self::Inactive => "Webhook inactive",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::PayloadTooLarge(_) | Self::PublishFailed(PublishError::TooLarge) => {
@@ -88,6 +116,16 @@ impl IngestError {
     pub fn is_retryable(&self) -> bool {
         self.status_code() == StatusCode::SERVICE_UNAVAILABLE
     }
+
+    /// The `Retry-After` value, in seconds, for answers that have one.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited(wait) => Some(retry_after_seconds(wait)),
+            Self::DuplicateInFlight => Some(1),
+            _ if self.is_retryable() => Some(RETRY_AFTER_SECONDS),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -103,8 +141,11 @@ impl ResponseError for IngestError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotFound | Self::NoSuchEndpoint => StatusCode::NOT_FOUND,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Inactive => StatusCode::FORBIDDEN,
+            Self::Unauthorized | Self::Signature(_) => StatusCode::UNAUTHORIZED,
+            Self::Inactive | Self::SourceNotAllowed => StatusCode::FORBIDDEN,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::DuplicateInFlight => StatusCode::CONFLICT,
+            Self::SecretsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) | Self::PublishFailed(PublishError::TooLarge) => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -126,11 +167,8 @@ impl ResponseError for IngestError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
-        if self.is_retryable() {
-            response.insert_header((
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            ));
+        if let Some(seconds) = self.retry_after() {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
         }
         match self {
             Self::Unauthorized => {
@@ -188,6 +226,30 @@ mod tests {
             "https://webhooks.flowx.ai/problems/registry-unavailable"
         );
         assert!(head.headers().contains_key("retry-after"));
+    }
+
+    #[actix_web::test]
+    async fn rate_limited_calls_are_told_when_to_come_back() {
+        let (status, body, head) =
+            body_of(IngestError::RateLimited(Duration::from_millis(1500))).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            body["type"],
+            "https://webhooks.flowx.ai/problems/rate-limited"
+        );
+        assert_eq!(head.headers().get("retry-after").unwrap(), "2");
+        let (_, _, head) = body_of(IngestError::RateLimited(Duration::ZERO)).await;
+        assert_eq!(head.headers().get("retry-after").unwrap(), "1");
+    }
+
+    #[actix_web::test]
+    async fn signature_failures_name_their_kind() {
+        let (status, body, _) = body_of(IngestError::Signature(VerifyError::StaleTimestamp)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            body["type"],
+            "https://webhooks.flowx.ai/problems/stale-timestamp"
+        );
     }
 
     #[actix_web::test]

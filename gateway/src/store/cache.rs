@@ -2,22 +2,16 @@
 //! cached too (for a shorter time) so unknown ids cannot hammer the database.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use deadpool_redis::redis::AsyncCommands;
+use deadpool_redis::redis;
 use moka::Expiry;
 use serde::{Deserialize, Serialize};
 
+use super::redis::Redis;
 use super::{Database, Registration, StoreError};
-use crate::config::{CacheConfig, RedisConfig};
+use crate::config::CacheConfig;
 use crate::metrics::Metrics;
-
-/// Longest wait for one Redis command; past it the look-up goes on to PostgreSQL.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
-
-/// Least time between two warnings about Redis, so an outage does not flood the log.
-const WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What a look-up found, as cached in both layers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,25 +47,21 @@ impl Expiry<String, Lookup> for LookupExpiry {
 /// The layered registration cache shared by all HTTP workers.
 pub struct RegistrationCache {
     local: moka::future::Cache<String, Lookup>,
-    redis: deadpool_redis::Pool,
+    redis: Arc<Redis>,
     database: Database,
     redis_ttl: Duration,
     negative_ttl: Duration,
     metrics: Arc<Metrics>,
-    started: Instant,
-    last_redis_warning: AtomicU64,
 }
 
 impl RegistrationCache {
     pub fn new(
         database: Database,
-        redis: &RedisConfig,
+        redis: Arc<Redis>,
+        redis_ttl: Duration,
         cache: &CacheConfig,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, StoreError> {
-        let pool = deadpool_redis::Config::from_url(redis.connection_url())
-            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-            .map_err(|e| StoreError::Unavailable(format!("Redis pool: {e}")))?;
+    ) -> Self {
         let local = moka::future::Cache::builder()
             .max_capacity(cache.local_capacity)
             .expire_after(LookupExpiry {
@@ -79,16 +69,14 @@ impl RegistrationCache {
                 absent: cache.negative_ttl,
             })
             .build();
-        Ok(Self {
+        Self {
             local,
-            redis: pool,
+            redis,
             database,
-            redis_ttl: redis.ttl,
+            redis_ttl,
             negative_ttl: cache.negative_ttl,
             metrics,
-            started: Instant::now(),
-            last_redis_warning: AtomicU64::new(0),
-        })
+        }
     }
 
     /// The registration of `id`, or `None` when no such webhook exists.
@@ -108,12 +96,13 @@ impl RegistrationCache {
     /// Forgets `id` in this process and in Redis; called when its registration changed.
     pub async fn invalidate(&self, id: &str) {
         self.local.invalidate(id).await;
-        let key = redis_key(id);
         let outcome = self
-            .redis_command(|mut connection| async move { connection.del::<_, ()>(key).await })
+            .redis
+            .query::<()>(redis::cmd("DEL").arg(redis_key(id)))
             .await;
         if let Err(e) = outcome {
-            self.warn_redis(&format!("could not drop the cached registration: {e}"));
+            self.redis
+                .warn(&format!("could not drop a cached registration: {e}"));
         }
     }
 
@@ -122,23 +111,10 @@ impl RegistrationCache {
         self.local.invalidate_all();
     }
 
-    /// Checks that Redis answers.
-    pub async fn ping_redis(&self) -> Result<(), String> {
-        self.redis_command(|mut connection| async move {
-            deadpool_redis::redis::cmd("PING")
-                .query_async::<String>(&mut connection)
-                .await
-        })
-        .await
-        .map(|_| ())
-    }
-
     async fn load(&self, id: &str) -> Result<Lookup, StoreError> {
-        let key = redis_key(id);
         let cached = self
-            .redis_command(|mut connection| async move {
-                connection.get::<_, Option<String>>(key).await
-            })
+            .redis
+            .query::<Option<String>>(redis::cmd("GET").arg(redis_key(id)))
             .await;
         match cached {
             Ok(Some(text)) => match serde_json::from_str::<Lookup>(&text) {
@@ -146,10 +122,14 @@ impl RegistrationCache {
                     self.metrics.cache_lookup("redis", "hit");
                     return Ok(lookup);
                 }
-                Err(e) => self.warn_redis(&format!("ignoring an unreadable cache entry: {e}")),
+                Err(e) => self
+                    .redis
+                    .warn(&format!("ignoring an unreadable cache entry: {e}")),
             },
             Ok(None) => {}
-            Err(e) => self.warn_redis(&format!("look-up failed, reading PostgreSQL instead: {e}")),
+            Err(e) => self
+                .redis
+                .warn(&format!("look-up failed, reading PostgreSQL instead: {e}")),
         }
         self.metrics.cache_lookup("redis", "miss");
 
@@ -169,50 +149,16 @@ impl RegistrationCache {
         let Ok(text) = serde_json::to_string(lookup) else {
             return;
         };
-        let key = redis_key(id);
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let outcome = self
-            .redis_command(|mut connection| async move {
-                deadpool_redis::redis::cmd("SET")
-                    .arg(key)
-                    .arg(text)
-                    .arg("PX")
-                    .arg(millis)
-                    .query_async::<()>(&mut connection)
-                    .await
-            })
-            .await;
-        if let Err(e) = outcome {
-            self.warn_redis(&format!("could not cache a registration: {e}"));
-        }
-    }
-
-    /// Runs one Redis command on a pooled connection, bounded by [`REDIS_TIMEOUT`].
-    async fn redis_command<T, F, Fut>(&self, command: F) -> Result<T, String>
-    where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
-        Fut: Future<Output = deadpool_redis::redis::RedisResult<T>>,
-    {
-        let attempt = async {
-            let connection = self.redis.get().await.map_err(|e| e.to_string())?;
-            command(connection).await.map_err(|e| e.to_string())
-        };
-        tokio::time::timeout(REDIS_TIMEOUT, attempt)
-            .await
-            .unwrap_or_else(|_| Err(format!("no answer within {} ms", REDIS_TIMEOUT.as_millis())))
-    }
-
-    fn warn_redis(&self, message: &str) {
-        let now = self.started.elapsed().as_millis() as u64;
-        let last = self.last_redis_warning.load(Ordering::Relaxed);
-        let due = last == 0 || now.saturating_sub(last) >= WARN_INTERVAL.as_millis() as u64;
-        if due
-            && self
-                .last_redis_warning
-                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            tracing::warn!(target: "webhook_gateway::redis", "Redis: {message}");
+        let command = redis::cmd("SET")
+            .arg(redis_key(id))
+            .arg(text)
+            .arg("PX")
+            .arg(millis)
+            .clone();
+        if let Err(e) = self.redis.query::<()>(&command).await {
+            self.redis
+                .warn(&format!("could not cache a registration: {e}"));
         }
     }
 }

@@ -5,12 +5,17 @@ pub mod cache;
 pub mod invalidation;
 pub mod migrations;
 pub mod postgres;
+pub mod redis;
 pub mod registration;
 pub mod schema;
+pub mod sealing;
 
 pub use cache::RegistrationCache;
-pub use postgres::{Database, StoreError};
-pub use registration::{NewRegistration, Registration, StoredKey};
+pub use postgres::{Database, NewCredential, StoreError};
+pub use registration::{
+    Idempotency, NewRegistration, RateLimit, Registration, ResponseSettings, SealedSecret,
+    StoredKey,
+};
 
 /// PostgreSQL channel on which every registration change is announced (payload: webhook id).
 pub const CHANGE_CHANNEL: &str = "webhook_registration_changed";

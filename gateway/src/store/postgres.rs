@@ -9,9 +9,13 @@ use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::registration::{NewRegistration, Registration, StoredKey};
+use super::registration::{
+    Idempotency, NewRegistration, RateLimit, Registration, ResponseSettings, SealedSecret,
+    StoredKey,
+};
 use super::schema::{webhook_credentials, webhook_registrations};
-use crate::config::DatabaseConfig;
+use crate::auth::scheme::AuthScheme;
+use crate::config::{DatabaseConfig, parse_cidr};
 
 /// Longest wait for a pooled connection before the database counts as unavailable.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -66,13 +70,25 @@ struct RegistrationRow {
     topic: Option<String>,
     max_body_bytes: Option<i32>,
     forwarded_headers: Vec<String>,
+    auth: serde_json::Value,
+    allowed_cidrs: Vec<String>,
+    rate_per_second: Option<i32>,
+    rate_burst: Option<i32>,
+    idempotency_header: Option<String>,
+    idempotency_json_pointer: Option<String>,
+    dedupe_ttl_seconds: Option<i32>,
+    response_status: i16,
+    response_body: Option<String>,
     revision: i64,
 }
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = webhook_credentials)]
-struct KeyRow {
-    secret_hash: Vec<u8>,
+struct CredentialRow {
+    kind: String,
+    secret_hash: Option<Vec<u8>>,
+    sealed: Option<Vec<u8>>,
+    key_id: Option<String>,
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -89,7 +105,84 @@ struct RegistrationWrite<'a> {
     topic: Option<&'a str>,
     max_body_bytes: Option<i32>,
     forwarded_headers: &'a [String],
+    auth: serde_json::Value,
+    allowed_cidrs: Vec<String>,
+    rate_per_second: Option<i32>,
+    rate_burst: Option<i32>,
+    idempotency_header: Option<&'a str>,
+    idempotency_json_pointer: Option<&'a str>,
+    dedupe_ttl_seconds: Option<i32>,
+    response_status: i16,
+    response_body: Option<&'a str>,
     managed_by: &'a str,
+}
+
+impl<'a> RegistrationWrite<'a> {
+    fn from(new: &'a NewRegistration) -> Result<Self, StoreError> {
+        let number = |value: u32, what: &str| {
+            i32::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} is too large")))
+        };
+        let limit = new.rate_limit;
+        Ok(Self {
+            id: &new.id,
+            name: &new.name,
+            description: new.description.as_deref(),
+            workspace_id: &new.workspace_id,
+            organization_id: new.organization_id.as_deref(),
+            active: new.active,
+            start_event: new.start_event.as_deref(),
+            topic: new.topic.as_deref(),
+            max_body_bytes: new.max_body_bytes,
+            forwarded_headers: &new.forwarded_headers,
+            auth: serde_json::to_value(&new.auth)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            allowed_cidrs: new.allowed_cidrs.iter().map(ToString::to_string).collect(),
+            rate_per_second: limit.map(|l| number(l.per_second, "rate")).transpose()?,
+            rate_burst: limit.map(|l| number(l.burst, "burst")).transpose()?,
+            idempotency_header: new.idempotency.header.as_deref(),
+            idempotency_json_pointer: new.idempotency.json_pointer.as_deref(),
+            dedupe_ttl_seconds: new
+                .idempotency
+                .ttl_seconds
+                .map(|t| number(t, "dedupe TTL"))
+                .transpose()?,
+            response_status: i16::try_from(new.response.status)
+                .map_err(|_| StoreError::Invalid("response status out of range".into()))?,
+            response_body: new.response.body.as_deref(),
+            managed_by: &new.managed_by,
+        })
+    }
+}
+
+/// A credential to add to a webhook.
+#[derive(Debug, Clone)]
+pub enum NewCredential {
+    /// SHA-256 of an API key.
+    ApiKey([u8; 32]),
+    /// SHA-256 of a shared token or password.
+    Token([u8; 32]),
+    /// A signing secret sealed under `key_id`.
+    SigningSecret { key_id: String, sealed: Vec<u8> },
+}
+
+impl NewCredential {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::ApiKey(_) => "api_key",
+            Self::Token(_) => "token",
+            Self::SigningSecret { .. } => "signing_secret",
+        }
+    }
+}
+
+/// A sealed signing secret as stored, for re-sealing under a new key.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_credentials)]
+pub struct StoredSigningSecret {
+    pub id: i64,
+    pub webhook_id: String,
+    pub key_id: Option<String>,
+    pub sealed: Option<Vec<u8>>,
 }
 
 /// A line of the registration listing.
@@ -149,30 +242,17 @@ impl Database {
             .optional()?;
         let Some(row) = row else { return Ok(None) };
 
-        let keys = webhook_credentials::table
+        let credentials = webhook_credentials::table
             .filter(webhook_credentials::webhook_id.eq(id))
-            .filter(webhook_credentials::kind.eq("api_key"))
-            .select(KeyRow::as_select())
+            .select(CredentialRow::as_select())
             .load(&mut connection)
             .await?;
-        Ok(Some(registration_from(row, keys)))
+        registration_from(row, credentials).map(Some)
     }
 
     /// Creates or replaces a registration; returns whether it was created.
     pub async fn upsert(&self, new: &NewRegistration) -> Result<bool, StoreError> {
-        let write = RegistrationWrite {
-            id: &new.id,
-            name: &new.name,
-            description: new.description.as_deref(),
-            workspace_id: &new.workspace_id,
-            organization_id: new.organization_id.as_deref(),
-            active: new.active,
-            start_event: new.start_event.as_deref(),
-            topic: new.topic.as_deref(),
-            max_body_bytes: new.max_body_bytes,
-            forwarded_headers: &new.forwarded_headers,
-            managed_by: &new.managed_by,
-        };
+        let write = RegistrationWrite::from(new)?;
         let mut connection = self.connection().await?;
         connection
             .transaction::<_, DieselError, _>(async move |connection| {
@@ -194,21 +274,29 @@ impl Database {
             .map_err(StoreError::from)
     }
 
-    /// Adds a new API key; existing keys stay valid until `old_keys_expire_at`
-    /// (`None` leaves them as they are).
-    pub async fn add_api_key(
+    /// Adds a credential; existing credentials of the same kind stay valid until
+    /// `old_expire_at` (`None` leaves them as they are).
+    pub async fn add_credential(
         &self,
         id: &str,
-        hash: [u8; 32],
-        old_keys_expire_at: Option<DateTime<Utc>>,
+        credential: NewCredential,
+        old_expire_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
+        let kind = credential.kind();
+        let (hash, sealed, key_id) = match credential {
+            NewCredential::ApiKey(hash) | NewCredential::Token(hash) => {
+                (Some(hash.to_vec()), None, None)
+            }
+            NewCredential::SigningSecret { key_id, sealed } => (None, Some(sealed), Some(key_id)),
+        };
         let mut connection = self.connection().await?;
         connection
             .transaction::<_, DieselError, _>(async move |connection| {
-                if let Some(expiry) = old_keys_expire_at {
+                if let Some(expiry) = old_expire_at {
                     diesel::update(
                         webhook_credentials::table
                             .filter(webhook_credentials::webhook_id.eq(id))
+                            .filter(webhook_credentials::kind.eq(kind))
                             .filter(
                                 webhook_credentials::expires_at
                                     .is_null()
@@ -222,8 +310,10 @@ impl Database {
                 diesel::insert_into(webhook_credentials::table)
                     .values((
                         webhook_credentials::webhook_id.eq(id),
-                        webhook_credentials::kind.eq("api_key"),
-                        webhook_credentials::secret_hash.eq(hash.to_vec()),
+                        webhook_credentials::kind.eq(kind),
+                        webhook_credentials::secret_hash.eq(hash),
+                        webhook_credentials::sealed.eq(sealed),
+                        webhook_credentials::key_id.eq(key_id),
                     ))
                     .execute(connection)
                     .await?;
@@ -231,6 +321,34 @@ impl Database {
             })
             .await
             .map_err(StoreError::from)
+    }
+
+    /// Every sealed signing secret, for re-sealing under the current key.
+    pub async fn signing_secrets(&self) -> Result<Vec<StoredSigningSecret>, StoreError> {
+        let mut connection = self.connection().await?;
+        Ok(webhook_credentials::table
+            .filter(webhook_credentials::kind.eq("signing_secret"))
+            .select(StoredSigningSecret::as_select())
+            .load(&mut connection)
+            .await?)
+    }
+
+    /// Replaces one sealed secret by the same secret sealed under another key.
+    pub async fn reseal(
+        &self,
+        credential_id: i64,
+        key_id: &str,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut connection = self.connection().await?;
+        diesel::update(webhook_credentials::table.find(credential_id))
+            .set((
+                webhook_credentials::key_id.eq(key_id),
+                webhook_credentials::sealed.eq(sealed),
+            ))
+            .execute(&mut connection)
+            .await?;
+        Ok(())
     }
 
     /// Activates or deactivates a registration; returns whether it exists.
@@ -270,18 +388,28 @@ pub(crate) fn connection_url(config: &DatabaseConfig) -> String {
     format!("{url}{separator}connect_timeout=3")
 }
 
-fn registration_from(row: RegistrationRow, keys: Vec<KeyRow>) -> Registration {
-    let api_keys = keys
-        .into_iter()
-        .filter_map(|key| {
-            let hash: [u8; 32] = key.secret_hash.try_into().ok()?;
-            Some(StoredKey {
-                hash,
-                expires_at: key.expires_at,
-            })
-        })
-        .collect();
-    Registration {
+fn registration_from(
+    row: RegistrationRow,
+    credentials: Vec<CredentialRow>,
+) -> Result<Registration, StoreError> {
+    let invalid = |problem: String| StoreError::Invalid(format!("webhook {}: {problem}", row.id));
+    let auth: AuthScheme = serde_json::from_value(row.auth.clone())
+        .map_err(|e| invalid(format!("unreadable auth settings: {e}")))?;
+    let allowed_cidrs = row
+        .allowed_cidrs
+        .iter()
+        .map(|cidr| parse_cidr(cidr).ok_or_else(|| invalid(format!("{cidr:?} is not a CIDR"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rate_limit = row.rate_per_second.and_then(|rate| {
+        let per_second = u32::try_from(rate).ok()?;
+        let burst = row
+            .rate_burst
+            .and_then(|b| u32::try_from(b).ok())
+            .unwrap_or(per_second);
+        Some(RateLimit { per_second, burst })
+    });
+
+    let mut registration = Registration {
         id: row.id,
         name: row.name,
         workspace_id: row.workspace_id,
@@ -292,10 +420,50 @@ fn registration_from(row: RegistrationRow, keys: Vec<KeyRow>) -> Registration {
         max_body_bytes: row.max_body_bytes.and_then(|n| usize::try_from(n).ok()),
         forwarded_headers: row
             .forwarded_headers
-            .into_iter()
+            .iter()
             .map(|h| h.to_ascii_lowercase())
             .collect(),
-        api_keys,
+        auth,
+        allowed_cidrs,
+        rate_limit,
+        idempotency: Idempotency {
+            header: row.idempotency_header.map(|h| h.to_ascii_lowercase()),
+            json_pointer: row.idempotency_json_pointer,
+            ttl_seconds: row.dedupe_ttl_seconds.and_then(|t| u32::try_from(t).ok()),
+        },
+        response: ResponseSettings {
+            status: u16::try_from(row.response_status).unwrap_or(202),
+            body: row.response_body,
+        },
         revision: row.revision,
+        ..Registration::default()
+    };
+    for credential in credentials {
+        let hash = credential
+            .secret_hash
+            .and_then(|h| <[u8; 32]>::try_from(h).ok());
+        let expires_at = credential.expires_at;
+        match (
+            credential.kind.as_str(),
+            hash,
+            credential.sealed,
+            credential.key_id,
+        ) {
+            ("api_key", Some(hash), _, _) => {
+                registration.api_keys.push(StoredKey { hash, expires_at })
+            }
+            ("token", Some(hash), _, _) => registration.tokens.push(StoredKey { hash, expires_at }),
+            ("signing_secret", _, Some(sealed), Some(key_id)) => {
+                registration.signing_secrets.push(SealedSecret {
+                    key_id,
+                    sealed,
+                    expires_at,
+                })
+            }
+            _ => {
+                tracing::warn!(webhook_id = %registration.id, "ignoring a malformed credential row")
+            }
+        }
     }
+    Ok(registration)
 }

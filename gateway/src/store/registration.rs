@@ -1,7 +1,10 @@
 //! The registration of one webhook, as the ingest path needs it.
 
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+
+use crate::auth::scheme::AuthScheme;
 
 /// Longest accepted webhook id; ids appear in URLs and Kafka keys.
 pub const MAX_ID_LEN: usize = 128;
@@ -15,12 +18,57 @@ pub fn is_valid_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// A stored API key: its SHA-256 hash and, during rotation, when it stops being valid.
+/// A stored API key or token: its SHA-256 hash and, during rotation, when it stops being valid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredKey {
     #[serde(with = "hex_bytes")]
     pub hash: [u8; 32],
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A signing secret sealed at rest (see [`super::sealing`]); it stays sealed in every cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSecret {
+    pub key_id: String,
+    #[serde(with = "base64_bytes")]
+    pub sealed: Vec<u8>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A per-webhook rate limit: sustained calls per second and the burst allowed above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Where a caller's event id is found, for duplicate suppression.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Idempotency {
+    /// A request header holding the event id (lower-case).
+    pub header: Option<String>,
+    /// A JSON pointer into the payload (RFC 6901), e.g. `/id`.
+    pub json_pointer: Option<String>,
+    /// How long an event id is remembered; the gateway's default when absent.
+    pub ttl_seconds: Option<u32>,
+}
+
+/// The answer to an accepted call, for senders that insist on one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseSettings {
+    /// 200, 202 or 204.
+    pub status: u16,
+    /// A fixed body sent instead of `{"eventId": ...}`.
+    pub body: Option<String>,
+}
+
+impl Default for ResponseSettings {
+    fn default() -> Self {
+        Self {
+            status: 202,
+            body: None,
+        }
+    }
 }
 
 /// A webhook registration with its credentials, as cached and checked on every call.
@@ -38,12 +86,47 @@ pub struct Registration {
     pub max_body_bytes: Option<usize>,
     /// Extra request headers (lower-case) forwarded in the record besides the default ones.
     pub forwarded_headers: Vec<String>,
+    /// How callers authenticate.
+    pub auth: AuthScheme,
     pub api_keys: Vec<StoredKey>,
+    /// Hashed shared tokens (GitLab token, Basic password).
+    pub tokens: Vec<StoredKey>,
+    pub signing_secrets: Vec<SealedSecret>,
+    /// Source networks allowed to call; empty allows every address.
+    pub allowed_cidrs: Vec<IpNet>,
+    pub rate_limit: Option<RateLimit>,
+    pub idempotency: Idempotency,
+    pub response: ResponseSettings,
     pub revision: i64,
 }
 
-/// What a writer supplies to create or replace a registration.
-#[derive(Debug, Clone, Default)]
+impl Default for Registration {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            name: String::new(),
+            workspace_id: String::new(),
+            organization_id: None,
+            active: true,
+            start_event: None,
+            topic: None,
+            max_body_bytes: None,
+            forwarded_headers: Vec::new(),
+            auth: AuthScheme::ApiKey,
+            api_keys: Vec::new(),
+            tokens: Vec::new(),
+            signing_secrets: Vec::new(),
+            allowed_cidrs: Vec::new(),
+            rate_limit: None,
+            idempotency: Idempotency::default(),
+            response: ResponseSettings::default(),
+            revision: 0,
+        }
+    }
+}
+
+/// What a writer supplies to create or replace a registration (credentials are added apart).
+#[derive(Debug, Clone)]
 pub struct NewRegistration {
     pub id: String,
     pub name: String,
@@ -55,6 +138,11 @@ pub struct NewRegistration {
     pub topic: Option<String>,
     pub max_body_bytes: Option<i32>,
     pub forwarded_headers: Vec<String>,
+    pub auth: AuthScheme,
+    pub allowed_cidrs: Vec<IpNet>,
+    pub rate_limit: Option<RateLimit>,
+    pub idempotency: Idempotency,
+    pub response: ResponseSettings,
     /// `cli`, `api` or `kubernetes`.
     pub managed_by: String,
 }
@@ -77,6 +165,22 @@ mod hex_bytes {
             *byte = u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).map_err(D::Error::custom)?;
         }
         Ok(out)
+    }
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        STANDARD
+            .decode(String::deserialize(deserializer)?)
+            .map_err(D::Error::custom)
     }
 }
 
@@ -109,16 +213,24 @@ mod tests {
             name: "Orders".into(),
             workspace_id: "ws".into(),
             organization_id: Some("org".into()),
-            active: true,
-            start_event: None,
-            topic: None,
             max_body_bytes: Some(10),
             forwarded_headers: vec!["x-shop".into()],
             api_keys: vec![StoredKey {
                 hash: [7; 32],
                 expires_at: None,
             }],
+            signing_secrets: vec![SealedSecret {
+                key_id: "k1".into(),
+                sealed: vec![1, 2, 255],
+                expires_at: None,
+            }],
+            allowed_cidrs: vec!["10.0.0.0/8".parse().unwrap()],
+            rate_limit: Some(RateLimit {
+                per_second: 5,
+                burst: 10,
+            }),
             revision: 3,
+            ..Registration::default()
         };
         let text = serde_json::to_string(&registration).unwrap();
         assert_eq!(

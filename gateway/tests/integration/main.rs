@@ -4,5 +4,6 @@
 mod faults;
 mod ingest;
 mod lifecycle;
+mod protection;
 mod registrations;
 mod support;

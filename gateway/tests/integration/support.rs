@@ -15,6 +15,12 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
+/// The sealing key every gateway and command of this test run shares.
+pub fn sealing_keys() -> &'static str {
+    static KEYS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| webhook_gateway::store::sealing::SealingKeys::generate("test"))
+}
+
 /// A variable the stack's env file provides; tests cannot run without it.
 pub fn stack_var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -194,6 +200,7 @@ impl Gateway {
         env.push(("KAFKA_TOPIC_PROCESS_START_OUT".into(), topic.into()));
         env.push(("WEBHOOK_GATEWAY_SHUTDOWN_DELAY_MS".into(), "0".into()));
         env.push(("LOGGING_LEVEL_APP".into(), "DEBUG".into()));
+        env.push(("WEBHOOK_GATEWAY_SEALING_KEYS".into(), sealing_keys().into()));
         env
     }
 
@@ -277,7 +284,7 @@ pub fn command(env: &[(String, String)]) -> Command {
     command
 }
 
-/// Registers a webhook through the command line; returns its API key.
+/// Registers a webhook through the command line; returns its API key (or generated secret).
 pub fn register(env: &[(String, String)], id: &str, extra: &[&str]) -> String {
     let output = command(env)
         .args([
@@ -299,7 +306,8 @@ pub fn register(env: &[(String, String)], id: &str, extra: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
-    printed["apiKey"].as_str().unwrap_or_default().to_owned()
+    let issued = printed["apiKey"].as_str().or(printed["secret"].as_str());
+    issued.unwrap_or_default().to_owned()
 }
 
 /// Runs a registration command and asserts it succeeded; returns its standard output.

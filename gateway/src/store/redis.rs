@@ -1,0 +1,106 @@
+//! The shared Redis client: a pool, a bound on every command, and warnings that do not flood
+//! the log while Redis is down.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis::{self, FromRedisValue};
+
+use super::StoreError;
+use crate::config::RedisConfig;
+
+/// Longest wait for one Redis command; past it callers carry on without Redis.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Least time between two warnings about Redis.
+const WARN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Redis, used by the registration cache, duplicate suppression and rate limiting.
+pub struct Redis {
+    pool: deadpool_redis::Pool,
+    started: Instant,
+    last_warning_ms: AtomicU64,
+}
+
+impl Redis {
+    pub fn new(config: &RedisConfig) -> Result<Self, StoreError> {
+        let pool = deadpool_redis::Config::from_url(config.connection_url())
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|e| StoreError::Unavailable(format!("Redis pool: {e}")))?;
+        Ok(Self {
+            pool,
+            started: Instant::now(),
+            last_warning_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs one command, bounded by a short timeout.
+    pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, String> {
+        let attempt = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            command
+                .query_async::<T>(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {} ms",
+                    COMMAND_TIMEOUT.as_millis()
+                ))
+            })
+    }
+
+    /// Runs a Lua script, bounded by a short timeout.
+    pub async fn script<T: FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        keys: &[&str],
+        args: &[String],
+    ) -> Result<T, String> {
+        let attempt = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            let mut invocation = script.prepare_invoke();
+            for key in keys {
+                invocation.key(*key);
+            }
+            for arg in args {
+                invocation.arg(arg);
+            }
+            invocation
+                .invoke_async::<T>(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {} ms",
+                    COMMAND_TIMEOUT.as_millis()
+                ))
+            })
+    }
+
+    /// Checks that Redis answers.
+    pub async fn ping(&self) -> Result<(), String> {
+        self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
+    }
+
+    /// Logs a warning about Redis, at most once every ten seconds.
+    pub fn warn(&self, message: &str) {
+        let now = self.started.elapsed().as_millis() as u64;
+        let last = self.last_warning_ms.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= WARN_INTERVAL.as_millis() as u64;
+        if due
+            && self
+                .last_warning_ms
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(target: "webhook_gateway::redis", "Redis: {message}");
+        }
+    }
+}
