@@ -16,22 +16,32 @@ source "${WHGW_STACK_DIR:-/tmp/webhook-gateway-stack}/env"
 (cd "$ROOT" && cargo build --release --locked -p webhook-gateway)
 GATEWAY=$CARGO_TARGET_DIR/release/webhook-gateway
 
+# Signing secrets are sealed at rest; the local stack keeps its sealing key beside its data.
+KEY_FILE=${WHGW_STACK_DIR:-/tmp/webhook-gateway-stack}/sealing-key
+[[ -s $KEY_FILE ]] || (umask 077 && "$GATEWAY" generate-sealing-key --id local >"$KEY_FILE")
+WEBHOOK_GATEWAY_SEALING_KEYS=$(cat "$KEY_FILE")
+export WEBHOOK_GATEWAY_SEALING_KEYS
 export SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$PORT
 export WEBHOOK_GATEWAY_PUBLIC_URL=${WEBHOOK_GATEWAY_PUBLIC_URL:-http://127.0.0.1:$PORT}
 
-# Each example: id, display name, workspace, process start event. A fresh key is issued on
-# every run, since a key is only ever shown once.
+# Each example: id, display name, workspace, process start event, auth scheme. A fresh key or
+# secret is issued on every run, since one is only ever shown once.
 EXAMPLES=(
-  "orders-created|Orders created|workspace-sales|order_created"
-  "payments-settled|Payments settled|workspace-finance|payment_settled"
+  "orders-created|Orders created|workspace-sales|order_created|api-key"
+  "payments-settled|Payments settled|workspace-finance|payment_settled|api-key"
+  "github-push|GitHub pushes|workspace-dev|code_pushed|github"
 )
 echo
 for example in "${EXAMPLES[@]}"; do
-  IFS='|' read -r id name workspace event <<<"$example"
+  IFS='|' read -r id name workspace event auth <<<"$example"
   "$GATEWAY" register --id "$id" --name "$name" --workspace "$workspace" \
-    --organization local-org --start-event "$event" --new-key
+    --organization local-org --start-event "$event" --auth "$auth" --new-secret
   echo
 done
+echo "Signed example (github-push): SECRET=<its secret>; BODY='{\"ref\":\"main\"}'"
+echo "  curl -i -X POST http://127.0.0.1:$PORT/webhooks/github-push -H 'Content-Type: application/json' \\"
+echo "    -H \"X-Hub-Signature-256: sha256=\$(printf %s \"\$BODY\" | openssl dgst -sha256 -hmac \"\$SECRET\" -r | cut -d' ' -f1)\" -d \"\$BODY\""
+echo
 
 broker=${SPRING_KAFKA_BOOTSTRAP_SERVERS%%,*}
 cat <<EOF2
