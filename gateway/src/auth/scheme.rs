@@ -25,13 +25,11 @@ pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_USERNAME_LEN: usize = 256;
 
 /// The authentication a webhook's callers must pass.
+///
+/// Written as `{"type": "<name>", ...fields}`; read back through `StoredScheme`, which
+/// rejects unknown fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "kebab-case",
-    deny_unknown_fields,
-    from = "StoredScheme"
-)]
+#[serde(tag = "type", rename_all = "kebab-case", from = "StoredScheme")]
 pub enum AuthScheme {
     /// A gateway-issued API key (see [`super::api_key`]).
     ApiKey,
@@ -39,7 +37,7 @@ pub enum AuthScheme {
     /// `webhook-signature` headers, HMAC-SHA256 over `{id}.{timestamp}.{body}`.
     StandardWebhooks {
         /// Largest accepted distance between the signed timestamp and now, in seconds.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         tolerance_seconds: Option<u64>,
     },
     /// GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 over the body.
@@ -49,13 +47,13 @@ pub enum AuthScheme {
     /// Stripe: `Stripe-Signature: t=..,v1=..`, HMAC-SHA256 over `{t}.{body}`.
     Stripe {
         /// Largest accepted distance between the signed timestamp and now, in seconds.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         tolerance_seconds: Option<u64>,
     },
     /// Slack: `X-Slack-Signature: v0=<hex>`, HMAC-SHA256 over `v0:{timestamp}:{body}`.
     Slack {
         /// Largest accepted distance between the signed timestamp and now, in seconds.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         tolerance_seconds: Option<u64>,
     },
     /// Shopify: `X-Shopify-Hmac-Sha256: <base64>`, HMAC-SHA256 over the body.
@@ -69,16 +67,16 @@ pub enum AuthScheme {
         /// How the signature is spelled in the header.
         encoding: SignatureEncoding,
         /// Text before the signature in the header, e.g. `sha256=`; required when set.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         prefix: Option<String>,
         /// Request header carrying the Unix time (seconds) the sender signed at.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         timestamp_header: Option<String>,
         /// What is signed, from `{timestamp}`, `{body}` and literal text; `{body}` by default.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         signed_content: Option<String>,
         /// Largest accepted distance between the signed timestamp and now, in seconds.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         tolerance_seconds: Option<u64>,
     },
     /// HTTP Basic authentication (RFC 7617) with one username and its password.
@@ -92,6 +90,7 @@ pub enum AuthScheme {
 
 /// The JSON form of [`AuthScheme`] as read back. Serde ignores `deny_unknown_fields` on unit
 /// variants of an internally tagged enum, so they are read as empty struct variants here.
+/// Absent optional fields read as `None`.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 enum StoredScheme {

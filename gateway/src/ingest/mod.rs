@@ -19,12 +19,12 @@ use futures::StreamExt;
 use serde_json::value::RawValue;
 
 use crate::auth::api_key;
-use crate::auth::scheme::AuthScheme;
+use crate::auth::scheme::{AuthScheme, SecretKind};
 use crate::auth::verify::{self, CandidateSecret};
 use crate::publish::OutgoingRecord;
 use crate::state::Gateway;
-use crate::store::Registration;
 use crate::store::registration::is_valid_id;
+use crate::store::{Registration, StoredKey};
 use dedupe::{Claim, OriginalAnswer};
 use event::{EventEnvelope, forwarded_headers, record_headers};
 use payload::{BodyFormat, body_format, payload_json, value_at};
@@ -322,9 +322,19 @@ fn authenticate(
         };
     }
 
-    let opened = open_signing_secrets(registration, gateway, now)?;
-    let mut candidates: Vec<CandidateSecret<'_>> = registration
-        .tokens
+    // Only credentials of the scheme's own kind are candidates: a token hash is never tried
+    // as an HMAC key, nor a signing secret as a token hash.
+    let kind = registration.auth.secret_kind();
+    let opened = match kind {
+        SecretKind::Recoverable => open_signing_secrets(registration, gateway, now)?,
+        _ => Vec::new(),
+    };
+    let tokens: &[StoredKey] = if kind == SecretKind::Hashed {
+        &registration.tokens
+    } else {
+        &[]
+    };
+    let mut candidates: Vec<CandidateSecret<'_>> = tokens
         .iter()
         .map(|token| CandidateSecret {
             material: &token.hash,
