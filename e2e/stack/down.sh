@@ -16,6 +16,8 @@ esac
 [[ -d $STACK_DIR ]] || exit 0
 [[ -f $STACK_MARKER ]] || die "$STACK_DIR was not created by up.sh; not touching it"
 
+stop_pidfile spicedb "$RUN_DIR/spicedb.pid" spicedb/server.py
+stop_pidfile oidc "$RUN_DIR/oidc.pid" "$STACK_DIR/oidc/server.mjs"
 stop_pidfile tansu "$RUN_DIR/tansu.pid" tansu
 stop_pidfile redis "$RUN_DIR/redis.pid" redis-server
 

