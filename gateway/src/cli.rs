@@ -1,20 +1,16 @@
 //! Command-line registration management, for use before (or without) the operator and the
 //! management API. Reads the same environment variables as the server.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{Duration as ChronoDuration, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rand::RngCore;
 use serde_json::json;
 
-use crate::auth::api_key;
+use crate::auth::credentials;
 use crate::auth::scheme::{AuthScheme, SecretKind};
 use crate::config::{Config, parse_cidr};
-use crate::store::registration::is_valid_id;
 use crate::store::sealing::SealError;
 use crate::store::{
-    Database, Idempotency, NewCredential, NewRegistration, RateLimit, ResponseSettings, migrations,
+    Database, Idempotency, NewRegistration, RateLimit, ResponseSettings, migrations,
 };
 
 /// Webhook gateway: receives webhook calls and publishes them to Kafka.
@@ -248,17 +244,6 @@ async fn register(
     config: &Config,
     database: &Database,
 ) -> Result<(), CommandError> {
-    if !is_valid_id(&args.id) {
-        return Err(CommandError::Invalid(format!(
-            "--id {:?} must match [A-Za-z0-9][A-Za-z0-9._-]{{0,127}}",
-            args.id
-        )));
-    }
-    if args.max_body_bytes.is_some_and(|n| n <= 0) {
-        return Err(CommandError::Invalid(
-            "--max-body-bytes must be positive".into(),
-        ));
-    }
     let auth = auth_scheme(&args.auth)?;
     let protection = &args.protection;
     let allowed_cidrs = protection
@@ -270,22 +255,6 @@ async fn register(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if protection.rate_limit == Some(0) || protection.burst == Some(0) {
-        return Err(CommandError::Invalid(
-            "--rate-limit and --burst must be positive".into(),
-        ));
-    }
-    if !matches!(protection.response_status, 200 | 202 | 204) {
-        return Err(CommandError::Invalid(
-            "--response-status must be 200, 202 or 204".into(),
-        ));
-    }
-    let pointer = protection.idempotency_json_pointer.as_deref();
-    if pointer.is_some_and(|p| !p.is_empty() && !p.starts_with('/')) {
-        return Err(CommandError::Invalid(
-            "--idempotency-json-pointer must start with '/'".into(),
-        ));
-    }
     let given = given_secret(args.auth.secret.clone(), args.auth.secret_stdin)?;
 
     migrations::run(&config.database).await?;
@@ -324,6 +293,14 @@ async fn register(
         },
         managed_by: "cli".into(),
     };
+    let problems = registration.problems();
+    if !problems.is_empty() {
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|(field, problem)| format!("{field}: {problem}"))
+            .collect();
+        return Err(CommandError::Invalid(listed.join("; ")));
+    }
     let created = database.upsert(&registration).await?;
     let issued = if created || args.new_secret || given.is_some() {
         let revoke_old = (!created).then(Utc::now);
@@ -363,7 +340,6 @@ fn auth_scheme(args: &AuthArgs) -> Result<AuthScheme, CommandError> {
         |problem: String| CommandError::Invalid(format!("--auth {}: {problem}", args.auth));
     let scheme: AuthScheme = serde_json::from_value(serde_json::Value::Object(settings))
         .map_err(|e| invalid(e.to_string()))?;
-    scheme.validate().map_err(invalid)?;
     Ok(scheme)
 }
 
@@ -385,8 +361,6 @@ fn given_secret(secret: Option<String>, from_stdin: bool) -> Result<Option<Strin
     }
 }
 
-/// Stores a new credential for the scheme (generated unless `given`); returns it when generated,
-/// since a generated secret must be shown once.
 async fn issue_secret(
     config: &Config,
     database: &Database,
@@ -395,39 +369,10 @@ async fn issue_secret(
     given: Option<String>,
     old_expire_at: Option<chrono::DateTime<Utc>>,
 ) -> Result<Option<String>, CommandError> {
-    let kind = auth.secret_kind();
-    if kind == SecretKind::Nothing {
-        return Ok(None);
-    }
-    let generated = given.is_none();
-    let secret = given.unwrap_or_else(|| generate_secret(auth));
-    let credential = match kind {
-        SecretKind::ApiKey => NewCredential::ApiKey(api_key::hash(&secret)),
-        SecretKind::Hashed => NewCredential::Token(api_key::hash(&secret)),
-        SecretKind::Recoverable => {
-            let sealing = &config.protection.sealing;
-            let (key_id, sealed) = sealing
-                .seal(id, secret.as_bytes())
-                .map_err(|e| CommandError::Invalid(e.to_string()))?;
-            NewCredential::SigningSecret { key_id, sealed }
-        }
-        SecretKind::Nothing => return Ok(None),
-    };
-    database
-        .add_credential(id, credential, old_expire_at)
-        .await?;
-    Ok(generated.then_some(secret))
-}
-
-/// A random secret in the form the sender expects.
-fn generate_secret(auth: &AuthScheme) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    match auth {
-        AuthScheme::ApiKey => api_key::generate(),
-        AuthScheme::StandardWebhooks { .. } => format!("whsec_{}", STANDARD.encode(bytes)),
-        _ => bytes.iter().map(|b| format!("{b:02x}")).collect(),
-    }
+    let sealing = &config.protection.sealing;
+    credentials::issue(sealing, database, id, auth, given, old_expire_at)
+        .await
+        .map_err(|e| CommandError::Invalid(e.to_string()))
 }
 
 /// Moves every signing secret under the current sealing key.

@@ -66,6 +66,50 @@ pub struct Config {
     pub cache: CacheConfig,
     pub logging: LoggingConfig,
     pub protection: ProtectionConfig,
+    pub security: SecurityConfig,
+}
+
+/// How `/api/**` callers are authenticated and authorized.
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    /// `SECURITY_TYPE`: `oauth2` (introspection at the provider) or `jwt-public-key` (local
+    /// validation against the provider's keys).
+    pub mode: TokenMode,
+    /// `{SECURITY_OAUTH2_BASE_SERVER_URL}/realms/{SECURITY_OAUTH2_REALM}`; `None` leaves the
+    /// management API switched off.
+    pub realm_url: Option<String>,
+    /// Client for token introspection (`SECURITY_OAUTH2_CLIENT_CLIENT_ID` / `_SECRET`).
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The gateway's own service account (`SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_ID` /
+    /// `_SECRET`) and its token endpoint
+    /// (`SPRING_SECURITY_OAUTH2_CLIENT_PROVIDER_MAINAUTHPROVIDER_TOKEN_URI`).
+    pub service_account_id: String,
+    pub service_account_secret: Secret,
+    pub token_uri: Option<String>,
+    /// Audience an access token must carry (`WEBHOOK_GATEWAY_API_AUDIENCE`).
+    pub audience: String,
+    /// Signature algorithms accepted in local validation (`WEBHOOK_GATEWAY_API_ALGORITHMS`).
+    pub algorithms: Vec<String>,
+    /// SpiceDB (`FLOWX_LIB_CASCLIENT_SPICEDB_HOST`, `_PORT`, `_TOKEN`).
+    pub spicedb_host: String,
+    pub spicedb_port: u16,
+    pub spicedb_token: Secret,
+    /// Object type of workspaces and of token subjects in SpiceDB.
+    pub workspace_type: String,
+    pub subject_type: String,
+    /// Permissions checked for reading and for changing a workspace's webhooks.
+    pub view_permission: String,
+    pub manage_permission: String,
+    /// How long an authorization decision is reused (`WEBHOOK_GATEWAY_AUTHZ_CACHE_MS`).
+    pub decision_ttl: Duration,
+}
+
+/// How bearer tokens are validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenMode {
+    Introspection,
+    LocalKeys,
 }
 
 /// Keys for secrets at rest and the limits that protect the gateway from its callers.
@@ -271,7 +315,14 @@ const SECRET_VARIABLES: &[&str] = &[
     "SPRING_REDIS_PASSWORD",
     "KAFKA_OAUTH_CLIENT_SECRET",
     "WEBHOOK_GATEWAY_SEALING_KEYS",
+    "SECURITY_OAUTH2_CLIENT_CLIENT_SECRET",
+    "SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_SECRET",
+    "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN",
 ];
+
+/// Signature algorithms accepted by default: asymmetric only, so a public key can never be
+/// used as an HMAC secret.
+const DEFAULT_ALGORITHMS: &str = "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384";
 
 /// The default start topic name parts, joined with the naming separators.
 const START_TOPIC_WORDS: &[&[&str]] = &[
@@ -342,6 +393,7 @@ impl Config {
             cache: cache(&env)?,
             logging: logging(&env)?,
             protection: protection(&env)?,
+            security: security(&env)?,
         })
     }
 }
@@ -669,6 +721,104 @@ fn protection(env: &Env) -> Result<ProtectionConfig, ConfigError> {
     })
 }
 
+fn security(env: &Env) -> Result<SecurityConfig, ConfigError> {
+    let mode = match env.or("SECURITY_TYPE", "oauth2").trim() {
+        "oauth2" => TokenMode::Introspection,
+        "jwt-public-key" => TokenMode::LocalKeys,
+        other => {
+            return Err(ConfigError::new(
+                "SECURITY_TYPE",
+                format!("expected oauth2 or jwt-public-key, got {other:?}"),
+            ));
+        }
+    };
+    let base = env
+        .get("SECURITY_OAUTH2_BASE_SERVER_URL")
+        .map(|b| b.trim().trim_end_matches('/').to_owned());
+    if let Some(base) = &base {
+        let parsed = url::Url::parse(base).map_err(|e| {
+            ConfigError::new("SECURITY_OAUTH2_BASE_SERVER_URL", format!("not a URL: {e}"))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ConfigError::new(
+                "SECURITY_OAUTH2_BASE_SERVER_URL",
+                "must be an http or https URL",
+            ));
+        }
+    }
+    let realm = env.get("SECURITY_OAUTH2_REALM");
+    let realm_url = match (&base, &realm) {
+        (Some(base), Some(realm)) => Some(format!("{base}/realms/{}", realm.trim())),
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "SECURITY_OAUTH2_REALM",
+                "must be set with SECURITY_OAUTH2_BASE_SERVER_URL",
+            ));
+        }
+        _ => None,
+    };
+    let token_uri = env
+        .get("SPRING_SECURITY_OAUTH2_CLIENT_PROVIDER_MAINAUTHPROVIDER_TOKEN_URI")
+        .or_else(|| {
+            realm_url
+                .as_ref()
+                .map(|realm| format!("{realm}/protocol/openid-connect/token"))
+        });
+    let algorithms: Vec<String> = env
+        .or("WEBHOOK_GATEWAY_API_ALGORITHMS", DEFAULT_ALGORITHMS)
+        .split(',')
+        .map(|a| a.trim().to_ascii_uppercase())
+        .filter(|a| !a.is_empty())
+        .collect();
+    if let Some(bad) = algorithms
+        .iter()
+        .find(|a| !DEFAULT_ALGORITHMS.split(',').any(|ok| ok == a.as_str()))
+    {
+        return Err(ConfigError::new(
+            "WEBHOOK_GATEWAY_API_ALGORITHMS",
+            format!("{bad} is not allowed; choose among {DEFAULT_ALGORITHMS}"),
+        ));
+    }
+    let decision_ttl = env.millis("WEBHOOK_GATEWAY_AUTHZ_CACHE_MS", 2_000)?;
+    if decision_ttl > Duration::from_secs(60) {
+        return Err(ConfigError::new(
+            "WEBHOOK_GATEWAY_AUTHZ_CACHE_MS",
+            "must be at most 60000",
+        ));
+    }
+    Ok(SecurityConfig {
+        mode,
+        realm_url,
+        client_id: env.or("SECURITY_OAUTH2_CLIENT_CLIENT_ID", "webhook-gateway"),
+        client_secret: Secret::new(env.or("SECURITY_OAUTH2_CLIENT_CLIENT_SECRET", "")),
+        service_account_id: env.or(
+            "SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_ID",
+            "flowx-webhook-gateway-sa",
+        ),
+        service_account_secret: Secret::new(
+            env.or("SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_SECRET", ""),
+        ),
+        token_uri,
+        audience: env.or("WEBHOOK_GATEWAY_API_AUDIENCE", "webhook-gateway"),
+        algorithms,
+        spicedb_host: env.or("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", "spicedb"),
+        spicedb_port: env.parse(
+            "FLOWX_LIB_CASCLIENT_SPICEDB_PORT",
+            50051,
+            "a TCP port number",
+        )?,
+        spicedb_token: Secret::new(env.or("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN", "")),
+        workspace_type: env.or("WEBHOOK_GATEWAY_SPICEDB_WORKSPACE_TYPE", "workspace"),
+        subject_type: env.or("WEBHOOK_GATEWAY_SPICEDB_SUBJECT_TYPE", "user"),
+        view_permission: env.or("WEBHOOK_GATEWAY_SPICEDB_VIEW_PERMISSION", "view_webhooks"),
+        manage_permission: env.or(
+            "WEBHOOK_GATEWAY_SPICEDB_MANAGE_PERMISSION",
+            "manage_webhooks",
+        ),
+        decision_ttl,
+    })
+}
+
 /// Parses `10.0.0.0/8` or a bare address (a single-address network).
 pub fn parse_cidr(text: &str) -> Option<IpNet> {
     text.parse::<IpNet>()
@@ -872,6 +1022,38 @@ mod tests {
         let err = read(&[("WEBHOOK_GATEWAY_SEALING_KEYS", "k1:c2hvcnQ=")]).unwrap_err();
         assert_eq!(err.variable, "WEBHOOK_GATEWAY_SEALING_KEYS");
         assert!(!err.problem.contains("c2hvcnQ="));
+    }
+
+    #[test]
+    fn the_service_account_token_uri_defaults_to_the_realm() {
+        let config = read(&[
+            ("SECURITY_OAUTH2_BASE_SERVER_URL", "https://kc.example/"),
+            ("SECURITY_OAUTH2_REALM", "flowx"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.security.realm_url.as_deref(),
+            Some("https://kc.example/realms/flowx")
+        );
+        assert_eq!(
+            config.security.token_uri.as_deref(),
+            Some("https://kc.example/realms/flowx/protocol/openid-connect/token")
+        );
+        assert_eq!(
+            config.security.service_account_id,
+            "flowx-webhook-gateway-sa"
+        );
+        assert_eq!(config.security.spicedb_port, 50051);
+    }
+
+    #[test]
+    fn symmetric_and_none_algorithms_cannot_be_allowed() {
+        for algorithm in ["HS256", "none"] {
+            let err = read(&[("WEBHOOK_GATEWAY_API_ALGORITHMS", algorithm)]).unwrap_err();
+            assert_eq!(err.variable, "WEBHOOK_GATEWAY_API_ALGORITHMS");
+        }
+        let err = read(&[("SECURITY_TYPE", "basic")]).unwrap_err();
+        assert_eq!(err.variable, "SECURITY_TYPE");
     }
 
     #[test]

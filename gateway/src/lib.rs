@@ -2,6 +2,7 @@
 //! against their registration, and publishes each accepted call as one Kafka record.
 
 pub mod actuator;
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -5,15 +5,17 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 
+use crate::api::Api;
 use crate::config::Config;
 use crate::ingest::dedupe::Deduplicator;
 use crate::ingest::rate_limit::RateLimiterSet;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::state::{Gateway, Lifecycle};
+use crate::store::deliveries::DeliveryLog;
 use crate::store::redis::Redis;
 use crate::store::{Database, RegistrationCache, invalidation, migrations};
-use crate::{actuator, ingest};
+use crate::{actuator, api, ingest};
 
 /// Runs the gateway until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -39,6 +41,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics.clone(),
     )?);
     let lifecycle = Arc::new(Lifecycle::default());
+    let api = Api::new(&config.security).map_err(|e| anyhow::anyhow!("management API: {e}"))?;
+    match &api {
+        Some(_) => tracing::info!(
+            spicedb = %format!("{}:{}", config.security.spicedb_host, config.security.spicedb_port),
+            "management API enabled; tokens from {}",
+            config.security.realm_url.as_deref().unwrap_or_default()
+        ),
+        None => tracing::warn!(
+            "management API disabled: SECURITY_OAUTH2_BASE_SERVER_URL is not set, /api answers 503"
+        ),
+    }
 
     let gateway = web::Data::new(Gateway {
         config: config.clone(),
@@ -46,6 +59,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         redis: redis.clone(),
         registrations,
         rate_limits: RateLimiterSet::new(redis.clone()),
+        deliveries: DeliveryLog::new(redis.clone()),
+        api,
         deduplicator: Deduplicator::new(
             redis,
             config.kafka.publish_timeout * 2 + Duration::from_secs(5),
@@ -59,6 +74,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .app_data(gateway.clone())
             .configure(ingest::routes)
             .configure(actuator::routes)
+            .configure(api::routes)
             .default_service(web::to(ingest::no_such_endpoint))
     })
     .workers(config.server.workers)

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::api::Api;
 use crate::config::Config;
 use crate::ingest::dedupe::Deduplicator;
 use crate::ingest::rate_limit::RateLimiterSet;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
+use crate::store::deliveries::DeliveryLog;
 use crate::store::redis::Redis;
 use crate::store::{Database, RegistrationCache};
 
@@ -19,6 +21,9 @@ pub struct Gateway {
     pub registrations: Arc<RegistrationCache>,
     pub rate_limits: RateLimiterSet,
     pub deduplicator: Deduplicator,
+    pub deliveries: DeliveryLog,
+    /// The management API, when an OAuth2 provider is configured.
+    pub api: Option<Api>,
     pub publisher: Arc<Publisher>,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Arc<Lifecycle>,

@@ -46,7 +46,7 @@ async fn health(gateway: web::Data<Gateway>) -> HttpResponse {
         component(gateway.publisher.check()),
     );
     let up = is_up(&postgres) && is_up(&kafka) && gateway.lifecycle.is_ready();
-    let body = json!({
+    let mut body = json!({
         "status": if up { "UP" } else { "DOWN" },
         "components": {
             "postgres": postgres,
@@ -55,6 +55,12 @@ async fn health(gateway: web::Data<Gateway>) -> HttpResponse {
             "readinessState": readiness_state(&gateway),
         },
     });
+    // SpiceDB only serves /api; webhooks keep flowing without it, so it does not lower the
+    // overall status.
+    if let Some(api) = &gateway.api {
+        body["components"]["spicedb"] =
+            component(async { api.authorizer.ping().await.map_err(|e| e.to_string()) }).await;
+    }
     respond(up, body)
 }
 

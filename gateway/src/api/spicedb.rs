@@ -85,7 +85,10 @@ impl SpiceDb {
         let authorization = format!("Bearer {token}")
             .parse()
             .map_err(|_| SpiceDbError("the token is not a valid header value".into()))?;
-        Ok(Self { channel: endpoint.connect_lazy(), authorization })
+        Ok(Self {
+            channel: endpoint.connect_lazy(),
+            authorization,
+        })
     }
 
     /// Whether `subject_type:subject_id` has `permission` on `resource_type:resource_id`.
@@ -96,7 +99,9 @@ impl SpiceDb {
         subject: (&str, &str),
     ) -> Result<bool, SpiceDbError> {
         let message = CheckPermissionRequest {
-            consistency: Some(Consistency { requirement: Some(Requirement::MinimizeLatency(true)) }),
+            consistency: Some(Consistency {
+                requirement: Some(Requirement::MinimizeLatency(true)),
+            }),
             resource: Some(ObjectReference {
                 object_type: resource.0.to_owned(),
                 object_id: resource.1.to_owned(),
@@ -111,13 +116,19 @@ impl SpiceDb {
             }),
         };
         let mut request = tonic::Request::new(message);
-        request.metadata_mut().insert("authorization", self.authorization.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", self.authorization.clone());
         request.set_timeout(CALL_TIMEOUT);
 
         let mut client = tonic::client::Grpc::new(self.channel.clone());
-        client.ready().await.map_err(|e| SpiceDbError(e.to_string()))?;
+        client
+            .ready()
+            .await
+            .map_err(|e| SpiceDbError(e.to_string()))?;
         let path = tonic::codegen::http::uri::PathAndQuery::from_static(CHECK_PERMISSION);
-        let codec = tonic_prost::ProstCodec::<CheckPermissionRequest, CheckPermissionResponse>::default();
+        let codec =
+            tonic_prost::ProstCodec::<CheckPermissionRequest, CheckPermissionResponse>::default();
         let response = client
             .unary(request, path, codec)
             .await

@@ -23,6 +23,7 @@ use crate::auth::scheme::{AuthScheme, SecretKind};
 use crate::auth::verify::{self, CandidateSecret};
 use crate::publish::OutgoingRecord;
 use crate::state::Gateway;
+use crate::store::deliveries::Delivery;
 use crate::store::registration::is_valid_id;
 use crate::store::{Registration, StoredKey};
 use dedupe::{Claim, OriginalAnswer};
@@ -70,27 +71,53 @@ async fn receive(
     let started = Instant::now();
     let outcome = accept(&request, &webhook_id, body, &gateway).await;
     let seconds = started.elapsed().as_secs_f64();
-    match outcome {
+    let (label, event_id, response) = match outcome {
         Ok((registration, Outcome::Published { event_id, replayed })) => {
             let label = if replayed { "duplicate" } else { "accepted" };
-            gateway.metrics.request(label, seconds);
             tracing::debug!(webhook_id = %webhook_id, event_id = %event_id, outcome = label, "webhook accepted");
-            answer(&registration, &event_id, replayed)
+            let response = answer(&registration, &event_id, replayed);
+            (label, Some(event_id), response)
         }
-        Ok((_, Outcome::Challenge(challenge))) => {
-            gateway.metrics.request("challenge", seconds);
-            HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge }))
-        }
+        Ok((_, Outcome::Challenge(challenge))) => (
+            "challenge",
+            None,
+            HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge })),
+        ),
         Err(error) => {
-            gateway.metrics.request(error.kind(), seconds);
             if error.is_retryable() {
                 tracing::warn!(webhook_id = %webhook_id, outcome = error.kind(), "webhook refused: {error}");
             } else {
                 tracing::info!(webhook_id = %webhook_id, outcome = error.kind(), "webhook refused: {error}");
             }
-            error.error_response()
+            (error.kind(), None, error.error_response())
         }
+    };
+    gateway.metrics.request(label, seconds);
+    if is_logged(label) {
+        let delivery = Delivery {
+            event_id,
+            received_at: Utc::now(),
+            outcome: label.to_owned(),
+            status: response.status().as_u16(),
+            size_bytes: request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|value| value.to_str().ok()?.parse().ok()),
+            latency_ms: seconds * 1000.0,
+        };
+        let gateway = gateway.clone();
+        let webhook_id = webhook_id.into_inner();
+        // Off the answer's path: the delivery log is informative, never worth a delay.
+        actix_web::rt::spawn(
+            async move { gateway.deliveries.record(&webhook_id, &delivery).await },
+        );
     }
+    response
+}
+
+/// Calls for ids that are not registered are not logged: anyone could fill the log otherwise.
+fn is_logged(label: &str) -> bool {
+    !matches!(label, "webhook-not-found" | "registry-unavailable")
 }
 
 /// The answer to an accepted call: the webhook's own status and body, or `{"eventId": ...}`.

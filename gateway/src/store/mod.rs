@@ -2,6 +2,7 @@
 //! and in-process caches in front of it, and change notifications between replicas.
 
 pub mod cache;
+pub mod deliveries;
 pub mod invalidation;
 pub mod migrations;
 pub mod postgres;
@@ -11,7 +12,7 @@ pub mod schema;
 pub mod sealing;
 
 pub use cache::RegistrationCache;
-pub use postgres::{Database, NewCredential, StoreError};
+pub use postgres::{Database, ListFilter, NewCredential, RegistrationRecord, StoreError};
 pub use registration::{
     Idempotency, NewRegistration, RateLimit, Registration, ResponseSettings, SealedSecret,
     StoredKey,

@@ -154,6 +154,49 @@ impl<'a> RegistrationWrite<'a> {
     }
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = webhook_registrations)]
+struct RecordRow {
+    #[diesel(embed)]
+    core: RegistrationRow,
+    description: Option<String>,
+    managed_by: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A registration with what the management API shows beside it (credentials left out).
+#[derive(Debug, Clone)]
+pub struct RegistrationRecord {
+    pub registration: Registration,
+    pub description: Option<String>,
+    pub managed_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl RecordRow {
+    fn into_record(self) -> Result<RegistrationRecord, StoreError> {
+        Ok(RegistrationRecord {
+            registration: registration_from(self.core, Vec::new())?,
+            description: self.description,
+            managed_by: self.managed_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Which registrations of a workspace to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub active: Option<bool>,
+    /// Part of the name, case-insensitive.
+    pub name_contains: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
 /// A credential to add to a webhook.
 #[derive(Debug, Clone)]
 pub enum NewCredential {
@@ -248,6 +291,68 @@ impl Database {
             .load(&mut connection)
             .await?;
         registration_from(row, credentials).map(Some)
+    }
+
+    /// One registration as the management API shows it.
+    pub async fn record(&self, id: &str) -> Result<Option<RegistrationRecord>, StoreError> {
+        let mut connection = self.connection().await?;
+        let row = webhook_registrations::table
+            .find(id)
+            .select(RecordRow::as_select())
+            .first(&mut connection)
+            .await
+            .optional()?;
+        row.map(RecordRow::into_record).transpose()
+    }
+
+    /// A page of a workspace's registrations, ordered by id, and how many match in all.
+    pub async fn records_in(
+        &self,
+        workspace: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<RegistrationRecord>, i64), StoreError> {
+        let mut connection = self.connection().await?;
+        let query = || {
+            let mut query = webhook_registrations::table
+                .filter(webhook_registrations::workspace_id.eq(workspace.to_owned()))
+                .into_boxed();
+            if let Some(active) = filter.active {
+                query = query.filter(webhook_registrations::active.eq(active));
+            }
+            if let Some(part) = &filter.name_contains {
+                let escaped = part
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                query = query.filter(webhook_registrations::name.ilike(format!("%{escaped}%")));
+            }
+            query
+        };
+        let total: i64 = query().count().get_result(&mut connection).await?;
+        let rows = query()
+            .order(webhook_registrations::id)
+            .offset(filter.offset)
+            .limit(filter.limit)
+            .select(RecordRow::as_select())
+            .load(&mut connection)
+            .await?;
+        let records = rows
+            .into_iter()
+            .map(RecordRow::into_record)
+            .collect::<Result<_, _>>()?;
+        Ok((records, total))
+    }
+
+    /// Creates a registration; returns `false` when the id is taken.
+    pub async fn create(&self, new: &NewRegistration) -> Result<bool, StoreError> {
+        let write = RegistrationWrite::from(new)?;
+        let mut connection = self.connection().await?;
+        let inserted = diesel::insert_into(webhook_registrations::table)
+            .values(&write)
+            .on_conflict_do_nothing()
+            .execute(&mut connection)
+            .await?;
+        Ok(inserted == 1)
     }
 
     /// Creates or replaces a registration; returns whether it was created.

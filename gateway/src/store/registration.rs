@@ -147,6 +147,89 @@ pub struct NewRegistration {
     pub managed_by: String,
 }
 
+impl NewRegistration {
+    /// Every field that does not make a valid registration, as `(field, problem)` pairs named
+    /// as in the management API.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !is_valid_id(&self.id) {
+            problems.push((
+                "id",
+                "must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}".to_owned(),
+            ));
+        }
+        if self.name.trim().is_empty() || self.name.chars().count() > 253 {
+            problems.push(("name", "must be 1 to 253 characters".to_owned()));
+        }
+        if self.workspace_id.is_empty() || self.workspace_id.chars().count() > 253 {
+            problems.push(("workspaceId", "must be 1 to 253 characters".to_owned()));
+        }
+        let legal_topic = |t: &str| {
+            (1..=249).contains(&t.len())
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        };
+        if self.topic.as_deref().is_some_and(|t| !legal_topic(t)) {
+            problems.push(("topic", "must be 1 to 249 of [A-Za-z0-9._-]".to_owned()));
+        }
+        if self.max_body_bytes.is_some_and(|n| n <= 0) {
+            problems.push(("maxBodyBytes", "must be positive".to_owned()));
+        }
+        if self
+            .forwarded_headers
+            .iter()
+            .any(|h| !crate::auth::scheme::is_header_name(h))
+        {
+            problems.push(("forwardedHeaders", "must be HTTP header names".to_owned()));
+        }
+        if let Err(problem) = self.auth.validate() {
+            problems.push(("auth", problem));
+        }
+        if let Some(limit) = self.rate_limit {
+            if limit.per_second == 0
+                || limit.burst == 0
+                || limit.per_second > i32::MAX as u32
+                || limit.burst > i32::MAX as u32
+            {
+                problems.push((
+                    "rateLimit",
+                    "perSecond and burst must be positive".to_owned(),
+                ));
+            }
+        }
+        if self
+            .idempotency
+            .header
+            .as_deref()
+            .is_some_and(|h| !crate::auth::scheme::is_header_name(h))
+        {
+            problems.push((
+                "idempotency.header",
+                "must be an HTTP header name".to_owned(),
+            ));
+        }
+        if self
+            .idempotency
+            .json_pointer
+            .as_deref()
+            .is_some_and(|p| !p.is_empty() && !p.starts_with('/'))
+        {
+            problems.push(("idempotency.jsonPointer", "must start with '/'".to_owned()));
+        }
+        if self
+            .idempotency
+            .ttl_seconds
+            .is_some_and(|t| t == 0 || t > i32::MAX as u32)
+        {
+            problems.push(("idempotency.ttlSeconds", "must be positive".to_owned()));
+        }
+        if !matches!(self.response.status, 200 | 202 | 204) {
+            problems.push(("response.status", "must be 200, 202 or 204".to_owned()));
+        }
+        problems
+    }
+}
+
 mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 

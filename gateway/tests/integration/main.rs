@@ -1,6 +1,7 @@
 //! Integration tests against the real local stack (PostgreSQL, Redis, Tansu) started by
 //! `e2e/stack/up.sh`; each test uses its own database and topic.
 
+mod api;
 mod faults;
 mod ingest;
 mod lifecycle;

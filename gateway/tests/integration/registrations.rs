@@ -183,7 +183,7 @@ async fn the_command_line_refuses_bad_input_without_writing() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--id"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("id: must match"));
 
     let output = command(&env)
         .args(["deactivate", "missing"])
