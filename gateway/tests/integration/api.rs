@@ -773,3 +773,17 @@ async fn every_documented_operation_exists_and_answers_as_documented() {
     .await;
     assert_eq!(undocumented.status(), 404);
 }
+
+#[tokio::test]
+async fn the_service_account_token_is_fetched_once_and_reused() {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let config = webhook_gateway::config::Config::from_lookup(&lookup).unwrap();
+    let account =
+        webhook_gateway::api::service_account::ServiceAccount::new(&config.security).unwrap();
+    let first = account.token().await.unwrap();
+    let second = account.token().await.unwrap();
+    assert_eq!(first, second, "a valid token must be reused");
+    let claims = first.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    assert_eq!(claims["azp"], "flowx-webhook-gateway-sa");
+}
