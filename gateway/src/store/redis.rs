@@ -43,14 +43,7 @@ impl Redis {
                 .await
                 .map_err(|e| e.to_string())
         };
-        tokio::time::timeout(COMMAND_TIMEOUT, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "no answer within {} ms",
-                    COMMAND_TIMEOUT.as_millis()
-                ))
-            })
+        bounded(attempt).await
     }
 
     /// Runs a Lua script, bounded by a short timeout.
@@ -74,14 +67,7 @@ impl Redis {
                 .await
                 .map_err(|e| e.to_string())
         };
-        tokio::time::timeout(COMMAND_TIMEOUT, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "no answer within {} ms",
-                    COMMAND_TIMEOUT.as_millis()
-                ))
-            })
+        bounded(attempt).await
     }
 
     /// Checks that Redis answers.
@@ -103,4 +89,12 @@ impl Redis {
             tracing::warn!(target: "webhook_gateway::redis", "Redis: {message}");
         }
     }
+}
+
+/// Gives up on a Redis exchange after [`COMMAND_TIMEOUT`].
+async fn bounded<T>(attempt: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    let limit = COMMAND_TIMEOUT.as_millis();
+    tokio::time::timeout(COMMAND_TIMEOUT, attempt)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {limit} ms")))
 }
