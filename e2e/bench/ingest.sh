@@ -12,6 +12,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 source "$ROOT/e2e/stack/lib.sh"
 
 DURATION=${BENCH_SECONDS:-15}
+# Minutes of steady load at half the peak after the measurements (0: no soak).
+SOAK_MINUTES=${BENCH_SOAK_MINUTES:-0}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 WARMUP_SECONDS=2
 AUTH=${BENCH_AUTH:-api-key}
@@ -21,6 +23,7 @@ OHA_ROOT=/opt/webhook-gateway/oha
 OHA=$OHA_ROOT/bin/oha
 
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a whole number of seconds, not '$DURATION'"
+[[ $SOAK_MINUTES =~ ^[0-9]+$ ]] || die "BENCH_SOAK_MINUTES must be a whole number, not '$SOAK_MINUTES'"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNECTIONS must be a positive number, not '$CONNECTIONS'"
 case $AUTH in
   api-key | standard-webhooks) ;;
@@ -253,6 +256,18 @@ log "d. gateway and direct producer at $half/s, ${DURATION}s each"
 oha_run gateway-half "$gateway_url" "${AUTH_HEADERS[@]}" -c "$CONNECTIONS" -q "$half" -z "${DURATION}s"
 "$BIN/bench-direct-producer" --rate "$half" --seconds "$DURATION" >"$WORK/producer-half.json"
 
+# --- soak: minutes of steady load at half the peak -------------------------------
+
+soak_lines=()
+for ((minute = 1; minute <= SOAK_MINUTES; minute++)); do
+  log "soak minute $minute of $SOAK_MINUTES at $half/s"
+  oha_run "soak-$minute" "$gateway_url" "${AUTH_HEADERS[@]}" -c "$CONNECTIONS" -q "$half" -z 60s
+  soak_lines+=("$(printf 'minute %2d   %6s req/s   p99 %.1f ms   RSS %s MiB   non-202 %s' "$minute" \
+    "$(jq -r '.summary.requestsPerSec | round' "$WORK/soak-$minute.json")" \
+    "$(ms '.latencyPercentiles.p99' "$WORK/soak-$minute.json")" "$(mib VmRSS "$gateway_pid")" \
+    "$(jq -r '[.statusCodeDistribution | to_entries[] | select(.key != "202") | .value] | add // 0' "$WORK/soak-$minute.json")")")
+done
+
 # --- e. peak RSS, then the report -------------------------------------------------
 
 rss_peak=$(mib VmHWM "$gateway_pid")
@@ -315,4 +330,7 @@ printf '%-24s gateway p50 %.1f / p99 %.1f ms   producer p50 %.1f / p99 %.1f ms  
   "$(jq -n "$gateway_half_p99 - $producer_half_p99")"
 printf '%-24s idle %s MiB   peak %s MiB   (targets ≤ 64 / ≤ 256)\n' "gateway RSS" "$rss_idle" "$rss_peak"
 printf '%-24s %s%% before   %s%% after   (above 10%% the figures are skewed)\n' "machine CPU busy" "$busy_before" "$busy_after"
+if ((SOAK_MINUTES > 0)); then
+  printf 'soak at %s/s, first and last minute:\n  %s\n  %s\n' "$half" "${soak_lines[0]}" "${soak_lines[-1]}"
+fi
 log "done in ${SECONDS}s"
