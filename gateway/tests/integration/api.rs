@@ -787,3 +787,44 @@ async fn the_service_account_token_is_fetched_once_and_reused() {
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
     assert_eq!(claims["azp"], "flowx-webhook-gateway-sa");
 }
+
+#[test]
+fn the_kafka_oauthbearer_token_comes_from_the_provider_by_client_credentials() {
+    use rdkafka::client::ClientContext;
+    use webhook_gateway::config::{KafkaOAuth, Secret};
+    use webhook_gateway::publish::GatewayContext;
+
+    let oauth = KafkaOAuth {
+        client_id: "alice".into(),
+        client_secret: Secret::new(client_secret("alice")),
+        token_endpoint_uri: format!(
+            "{}/protocol/openid-connect/token",
+            stack_var("WHGW_OIDC_ISSUER")
+        ),
+    };
+    let context = GatewayContext::with_oauth(oauth, Duration::ZERO);
+    let token = context
+        .generate_oauth_token(None)
+        .expect("a token from the provider");
+    assert_eq!(token.token.split('.').count(), 3, "a JWT access token");
+    assert_eq!(token.principal_name, "alice");
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    assert!(
+        token.lifetime_ms > now_ms + 60_000,
+        "the lifetime must be an absolute time in the future"
+    );
+
+    let wrong = KafkaOAuth {
+        client_id: "alice".into(),
+        client_secret: Secret::new("wrong"),
+        token_endpoint_uri: format!(
+            "{}/protocol/openid-connect/token",
+            stack_var("WHGW_OIDC_ISSUER")
+        ),
+    };
+    assert!(
+        GatewayContext::with_oauth(wrong, Duration::ZERO)
+            .generate_oauth_token(None)
+            .is_err()
+    );
+}
