@@ -26,7 +26,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(applied, "database migrations applied: {applied}");
 
     let database = Database::new(&config.database)?;
-    let redis = Arc::new(Redis::new(&config.redis)?);
+    let database_name = format!(
+        "{}:{}/{}",
+        config.database.host, config.database.port, config.database.database
+    );
+    let redis = Arc::new(Redis::new(&config.redis, &database_name)?);
     let registrations = Arc::new(RegistrationCache::new(
         database.clone(),
         redis.clone(),

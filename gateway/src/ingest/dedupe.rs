@@ -47,7 +47,10 @@ impl Deduplicator {
 
     /// Claims `event_key` for `webhook_id`.
     pub async fn claim(&self, webhook_id: &str, event_key: &str) -> Claim {
-        let key = redis_key(webhook_id, event_key);
+        let key = self.redis.key(
+            "delivery",
+            &format!("{webhook_id}:{}", fingerprint(event_key)),
+        );
         let set = redis::cmd("SET")
             .arg(&key)
             .arg(IN_FLIGHT)
@@ -109,8 +112,9 @@ impl Deduplicator {
 }
 
 /// Event ids are hashed: they come from callers and may be long or odd.
-fn redis_key(webhook_id: &str, event_key: &str) -> String {
-    let digest = Sha256::digest(event_key.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("webhook-gateway:delivery:v1:{webhook_id}:{hex}")
+fn fingerprint(event_key: &str) -> String {
+    Sha256::digest(event_key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

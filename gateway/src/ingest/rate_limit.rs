@@ -64,7 +64,7 @@ impl RateLimiterSet {
 
     /// Takes one call from `webhook_id`'s budget.
     pub async fn check(&self, webhook_id: &str, limit: RateLimit) -> Decision {
-        let key = format!("webhook-gateway:rate:v1:{webhook_id}");
+        let key = self.redis.key("rate", webhook_id);
         let args = [limit.per_second.to_string(), limit.burst.max(1).to_string()];
         match self
             .redis

@@ -98,7 +98,7 @@ impl RegistrationCache {
         self.local.invalidate(id).await;
         let outcome = self
             .redis
-            .query::<()>(redis::cmd("DEL").arg(redis_key(id)))
+            .query::<()>(redis::cmd("DEL").arg(self.redis.key("registration", id)))
             .await;
         if let Err(e) = outcome {
             self.redis
@@ -114,7 +114,7 @@ impl RegistrationCache {
     async fn load(&self, id: &str) -> Result<Lookup, StoreError> {
         let cached = self
             .redis
-            .query::<Option<String>>(redis::cmd("GET").arg(redis_key(id)))
+            .query::<Option<String>>(redis::cmd("GET").arg(self.redis.key("registration", id)))
             .await;
         match cached {
             Ok(Some(text)) => match serde_json::from_str::<Lookup>(&text) {
@@ -151,7 +151,7 @@ impl RegistrationCache {
         };
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let command = redis::cmd("SET")
-            .arg(redis_key(id))
+            .arg(self.redis.key("registration", id))
             .arg(text)
             .arg("PX")
             .arg(millis)
@@ -161,8 +161,4 @@ impl RegistrationCache {
                 .warn(&format!("could not cache a registration: {e}"));
         }
     }
-}
-
-fn redis_key(id: &str) -> String {
-    format!("webhook-gateway:registration:v1:{id}")
 }

@@ -58,7 +58,11 @@ impl DeliveryLog {
         let args = [text, KEPT.to_string(), KEPT_FOR.as_millis().to_string()];
         if let Err(e) = self
             .redis
-            .script::<i64>(&self.append, &[&key(webhook_id)], &args)
+            .script::<i64>(
+                &self.append,
+                &[&self.redis.key("deliveries", webhook_id)],
+                &args,
+            )
             .await
         {
             self.redis.warn(&format!("could not log a delivery: {e}"));
@@ -68,7 +72,7 @@ impl DeliveryLog {
     /// The most recent deliveries, newest first.
     pub async fn recent(&self, webhook_id: &str, limit: usize) -> Result<Vec<Delivery>, String> {
         let command = redis::cmd("LRANGE")
-            .arg(key(webhook_id))
+            .arg(self.redis.key("deliveries", webhook_id))
             .arg(0)
             .arg(limit.saturating_sub(1))
             .clone();
@@ -83,11 +87,7 @@ impl DeliveryLog {
     pub async fn forget(&self, webhook_id: &str) {
         let _ = self
             .redis
-            .query::<()>(redis::cmd("DEL").arg(key(webhook_id)))
+            .query::<()>(redis::cmd("DEL").arg(self.redis.key("deliveries", webhook_id)))
             .await;
     }
-}
-
-fn key(webhook_id: &str) -> String {
-    format!("webhook-gateway:deliveries:v1:{webhook_id}")
 }

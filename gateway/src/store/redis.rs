@@ -18,20 +18,30 @@ const WARN_INTERVAL: Duration = Duration::from_secs(10);
 /// Redis, used by the registration cache, duplicate suppression and rate limiting.
 pub struct Redis {
     pool: deadpool_redis::Pool,
+    /// Keeps the keys of gateways on different registration databases apart in a shared Redis.
+    namespace: String,
     started: Instant,
     last_warning_ms: AtomicU64,
 }
 
 impl Redis {
-    pub fn new(config: &RedisConfig) -> Result<Self, StoreError> {
+    /// `database` names the registration database (`host:port/name`): gateways that share a
+    /// Redis but not a database must not see each other's cached state.
+    pub fn new(config: &RedisConfig, database: &str) -> Result<Self, StoreError> {
         let pool = deadpool_redis::Config::from_url(config.connection_url())
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
             .map_err(|e| StoreError::Unavailable(format!("Redis pool: {e}")))?;
         Ok(Self {
             pool,
+            namespace: namespace_of(database),
             started: Instant::now(),
             last_warning_ms: AtomicU64::new(0),
         })
+    }
+
+    /// The key of `kind` state (`registration`, `delivery`, ...) for `id`.
+    pub fn key(&self, kind: &str, id: &str) -> String {
+        format!("webhook-gateway:{}:{kind}:v1:{id}", self.namespace)
     }
 
     /// Runs one command, bounded by a short timeout.
@@ -97,4 +107,10 @@ async fn bounded<T>(attempt: impl Future<Output = Result<T, String>>) -> Result<
     tokio::time::timeout(COMMAND_TIMEOUT, attempt)
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {limit} ms")))
+}
+
+fn namespace_of(database: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(database.as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }

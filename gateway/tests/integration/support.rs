@@ -112,6 +112,27 @@ pub async fn create_topic(bootstrap: &str) -> String {
     }
 }
 
+static MARKER: std::sync::LazyLock<Value> =
+    std::sync::LazyLock::new(|| serde_json::json!({ "readBackMarker": true }));
+
+/// Writes a marker record: the broker may not show a topic's latest batch to readers until a
+/// later record arrives, so reading back first appends one (and skips it).
+fn write_marker(bootstrap: &str, topic: &str) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .create()
+        .unwrap();
+    let marker = MARKER.to_string();
+    producer
+        .send(BaseRecord::<(), _>::to(topic).payload(&marker))
+        .map_err(|(e, _)| e)
+        .unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
 /// One record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -128,6 +149,7 @@ pub fn read_topic(
     expected: Option<usize>,
     idle: Duration,
 ) -> Vec<Record> {
+    write_marker(bootstrap, topic);
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", unique("test-reader"))
@@ -160,11 +182,16 @@ pub fn read_topic(
                         headers.insert(header.key.to_owned(), value.unwrap_or_default());
                     }
                 }
+                let value: Value =
+                    serde_json::from_slice(message.payload().unwrap_or(b"null")).unwrap();
+                if value == *MARKER {
+                    continue;
+                }
                 records.push(Record {
                     key: message
                         .key()
                         .map(|k| String::from_utf8_lossy(k).into_owned()),
-                    value: serde_json::from_slice(message.payload().unwrap_or(b"null")).unwrap(),
+                    value,
                     headers,
                 });
             }
