@@ -405,10 +405,13 @@ fn server(env: &Env) -> Result<ServerConfig, ConfigError> {
         "an IP address",
     )?;
     let port: u16 = env.parse("SERVER_PORT", 8080, "a TCP port number")?;
-    let public_url = env.or(
-        "WEBHOOK_GATEWAY_PUBLIC_URL",
-        &format!("http://localhost:{port}"),
-    );
+    let public_url = env
+        .or(
+            "WEBHOOK_GATEWAY_PUBLIC_URL",
+            &format!("http://localhost:{port}"),
+        )
+        .trim()
+        .to_owned();
     let parsed = url::Url::parse(&public_url)
         .map_err(|e| ConfigError::new("WEBHOOK_GATEWAY_PUBLIC_URL", format!("not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {

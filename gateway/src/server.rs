@@ -75,6 +75,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let server = HttpServer::new(move || {
         App::new()
+            .wrap_fn(ingest::held_body::hold)
             .app_data(gateway.clone())
             .configure(ingest::routes)
             .configure(actuator::routes)

@@ -46,13 +46,28 @@ impl Api {
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/api/openapi.json", web::get().to(openapi))
-        .service(web::scope("/api/workspaces/{workspace}/webhooks").configure(webhooks::routes));
+        .service(
+            web::scope("/api/workspaces/{workspace}/webhooks")
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    ApiError::Validation(vec![("query".into(), error.to_string())]).into()
+                }))
+                .configure(webhooks::routes),
+        );
 }
 
 async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(OPENAPI)
+}
+
+/// Whether SpiceDB can name the workspace (its object id pattern); no other id can be granted.
+fn is_workspace_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 1024
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_|-=+".contains(c))
 }
 
 /// Authenticates the caller and checks `access` on `workspace`.
@@ -63,6 +78,9 @@ pub(crate) async fn authorize(
     access: Access,
 ) -> Result<Principal, ApiError> {
     let api = gateway.api.as_ref().ok_or(ApiError::NotConfigured)?;
+    if !is_workspace_id(workspace) {
+        return Err(ApiError::Forbidden);
+    }
     let token = request
         .headers()
         .get("authorization")

@@ -278,11 +278,18 @@ async fn list(
     let page = query.page.unwrap_or(0);
     let size = query.size.unwrap_or(20);
     let mut problems = Vec::new();
-    if page < 0 {
-        problems.push(("page".to_owned(), "must not be negative".to_owned()));
+    if !(0..=10_000_000).contains(&page) {
+        problems.push(("page".to_owned(), "must be 0 to 10000000".to_owned()));
     }
     if !(1..=MAX_PAGE_SIZE).contains(&size) {
         problems.push(("size".to_owned(), format!("must be 1 to {MAX_PAGE_SIZE}")));
+    }
+    if query
+        .name
+        .as_deref()
+        .is_some_and(|name| name.contains('\0'))
+    {
+        problems.push(("name".to_owned(), "must not contain NUL".to_owned()));
     }
     if !problems.is_empty() {
         return Err(ApiError::Validation(problems));
@@ -290,7 +297,9 @@ async fn list(
     let filter = ListFilter {
         active: query.active,
         name_contains: query.name.clone().filter(|n| !n.is_empty()),
-        offset: page * size,
+        offset: page.checked_mul(size).ok_or_else(|| {
+            ApiError::Validation(vec![("page".to_owned(), "is too large".to_owned())])
+        })?,
         limit: size,
     };
     let (records, total) = gateway

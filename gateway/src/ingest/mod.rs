@@ -3,6 +3,7 @@
 
 pub mod dedupe;
 pub mod event;
+pub mod held_body;
 pub mod payload;
 pub mod problem;
 pub mod rate_limit;

@@ -152,6 +152,18 @@ impl NewRegistration {
     /// as in the management API.
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
+        let texts = [
+            ("name", Some(self.name.as_str())),
+            ("description", self.description.as_deref()),
+            ("organizationId", self.organization_id.as_deref()),
+            ("startEvent", self.start_event.as_deref()),
+            ("response.body", self.response.body.as_deref()),
+        ];
+        for (field, text) in texts {
+            if text.is_some_and(|t| t.contains('\0')) {
+                problems.push((field, "must not contain NUL".to_owned()));
+            }
+        }
         if !is_valid_id(&self.id) {
             problems.push((
                 "id",

@@ -48,7 +48,13 @@ impl SealingKeys {
     pub fn parse(list: &str, current: Option<&str>) -> Result<Self, String> {
         let mut keys = HashMap::new();
         let mut first = None;
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        for (position, entry) in list
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
+            let entry_number = position + 1;
             let (id, material) = entry
                 .split_once(':')
                 .ok_or("each key must be written id:base64-key")?;
@@ -58,7 +64,10 @@ impl SealingKeys {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
-                return Err(format!("key id {id:?} must be letters, digits, '-' or '_'"));
+                // The entry may be written the wrong way round: never echo what could be a key.
+                return Err(format!(
+                    "entry {entry_number}: the key id must be letters, digits, '-' or '_' (write id:base64-key)"
+                ));
             }
             let bytes = STANDARD
                 .decode(material.trim())
@@ -214,6 +223,9 @@ mod tests {
                 .contains("32 bytes")
         );
         assert!(SealingKeys::parse("nocolon", None).is_err());
+        let material = STANDARD.encode([7u8; 32]);
+        let swapped = SealingKeys::parse(&format!("{material}:k1"), None).unwrap_err();
+        assert!(!swapped.contains(&material[..20]), "{swapped}");
         let one = SealingKeys::generate("a");
         assert!(SealingKeys::parse(&one, Some("b")).is_err());
         assert!(!SealingKeys::parse("", None).unwrap().is_configured());

@@ -828,3 +828,46 @@ fn the_kafka_oauthbearer_token_comes_from_the_provider_by_client_credentials() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn odd_paging_queries_workspaces_and_nul_characters_get_4xx_not_5xx() {
+    let (_database, _topic, gateway) = start("oauth2").await;
+    let alice = token("alice").await;
+    let base = webhooks_url(&gateway, "ws-alpha");
+    for query in [
+        "?page=46116860184273880&size=200",
+        "?name=a%00b",
+        "?size=x",
+        "?size=1&size=2",
+    ] {
+        let response = call(
+            reqwest::Method::GET,
+            &format!("{base}{query}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+        assert_eq!(response.status(), 400, "{query}");
+        problem(response).await;
+    }
+    let nul = call(
+        reqwest::Method::POST,
+        &base,
+        Some(&alice),
+        Some(json!({ "name": "a\u{0}b" })),
+    )
+    .await;
+    assert_eq!(nul.status(), 400);
+    let odd = call(
+        reqwest::Method::GET,
+        &webhooks_url(&gateway, "not%20a%20workspace!"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(
+        odd.status(),
+        403,
+        "a workspace SpiceDB cannot name is simply not granted"
+    );
+}

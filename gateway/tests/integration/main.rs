@@ -3,8 +3,10 @@
 
 mod api;
 mod faults;
+mod hostile;
 mod ingest;
 mod lifecycle;
+mod logs;
 mod protection;
 mod registrations;
 mod support;
