@@ -17,4 +17,12 @@ trap '"$ROOT/e2e/stack/down.sh" >/dev/null 2>&1 || true' EXIT
 source "$WHGW_STACK_DIR/env"
 
 cargo fmt --all -- --check
-cargo test --workspace --locked
+
+# cargo prints one result line per test binary; the last one is often an empty doc-test run, so
+# close with the sum of them all.
+results=$(mktemp)
+status=0
+cargo test --workspace --locked 2>&1 | tee "$results" || status=$?
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$results"
+rm -f "$results"
+exit "$status"
