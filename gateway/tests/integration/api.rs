@@ -9,7 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Gateway, TestDatabase, create_topic, eventually, free_port, post, read_topic, set, stack_var,
+    Gateway, TestDatabase, client_secret, create_topic, eventually, free_port, post, read_topic,
+    set, stack_var, token,
 };
 
 const SECURITY_VARIABLES: &[&str] = &[
@@ -38,34 +39,6 @@ async fn start(mode: &str) -> (TestDatabase, String, Gateway) {
     let topic = create_topic(&stack_var("SPRING_KAFKA_BOOTSTRAP_SERVERS")).await;
     let gateway = Gateway::start(api_env(&database, &topic, mode)).await;
     (database, topic, gateway)
-}
-
-fn client_secret(client: &str) -> String {
-    let clients = stack_var("WHGW_OIDC_TEST_CLIENTS");
-    let entry = clients
-        .split(',')
-        .find(|entry| entry.starts_with(&format!("{client}:")))
-        .unwrap();
-    entry.split_once(':').unwrap().1.to_owned()
-}
-
-/// A real access token of a test user, by client credentials.
-async fn token(client: &str) -> String {
-    let url = format!(
-        "{}/protocol/openid-connect/token",
-        stack_var("WHGW_OIDC_ISSUER")
-    );
-    let answer: Value = reqwest::Client::new()
-        .post(url)
-        .basic_auth(client, Some(client_secret(client)))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_owned()
 }
 
 /// A token signed by the provider's real key (or an untrusted one) with chosen claims.

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::support::{
-    Gateway, TestDatabase, command, create_topic, eventually, free_port, read_topic, sealing_keys,
-    set, stack_var, unique,
+    Gateway, TestDatabase, client_secret, command, create_topic, eventually, free_port, read_topic,
+    sealing_keys, set, stack_var, token, unique,
 };
 
 /// Every secret of the scenario, in each form it could be written in.
@@ -259,34 +259,6 @@ fn run(env: &[(String, String)], args: &[&str], stdin: Option<&str>) -> std::pro
     }
     drop(input);
     child.wait_with_output().unwrap()
-}
-
-fn client_secret(client: &str) -> String {
-    let clients = stack_var("WHGW_OIDC_TEST_CLIENTS");
-    let entry = clients
-        .split(',')
-        .find(|entry| entry.starts_with(&format!("{client}:")))
-        .unwrap();
-    entry.split_once(':').unwrap().1.to_owned()
-}
-
-/// A real access token of a test user, by client credentials.
-async fn token(client: &str) -> String {
-    let url = format!(
-        "{}/protocol/openid-connect/token",
-        stack_var("WHGW_OIDC_ISSUER")
-    );
-    let answer: Value = reqwest::Client::new()
-        .post(url)
-        .basic_auth(client, Some(client_secret(client)))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_owned()
 }
 
 /// A token of alice signed by the provider's key (or an untrusted one), living `ttl` seconds.

@@ -578,3 +578,32 @@ fn pg_tool(name: &str) -> Command {
     command.args(["-u", "postgres", "--"]).arg(program);
     command
 }
+
+/// The secret of a test client of the stack's OIDC provider.
+pub fn client_secret(client: &str) -> String {
+    let clients = stack_var("WHGW_OIDC_TEST_CLIENTS");
+    let entry = clients
+        .split(',')
+        .find(|entry| entry.starts_with(&format!("{client}:")))
+        .unwrap();
+    entry.split_once(':').unwrap().1.to_owned()
+}
+
+/// A real access token of a test user, by client credentials.
+pub async fn token(client: &str) -> String {
+    let url = format!(
+        "{}/protocol/openid-connect/token",
+        stack_var("WHGW_OIDC_ISSUER")
+    );
+    let answer: Value = reqwest::Client::new()
+        .post(url)
+        .basic_auth(client, Some(client_secret(client)))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
