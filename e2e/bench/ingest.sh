@@ -39,17 +39,6 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 WORK=$(mktemp -d /tmp/webhook-gateway-bench.XXXXXX)
 started_stack=0 noop_pid='' gateway_pid='' topic='' database=''
 
-stop_pid() {
-  local pid=$1
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in {1..100}; do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local status=$?
   set +e

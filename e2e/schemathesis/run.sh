@@ -41,17 +41,6 @@ psql_admin() { "$WHGW_PG_BIN_DIR/psql" -qAtX -v ON_ERROR_STOP=1 "$WHGW_PG_ADMIN_
 WORK=$(mktemp -d /tmp/webhook-gateway-schemathesis-work.XXXXXX)
 gateway_pid='' topic='' database=''
 
-stop_pid() {
-  local pid=$1
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in {1..100}; do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local status=$?
   set +e

@@ -133,3 +133,15 @@ stop_pidfile() {
   rm -f "$pidfile"
   info "stopped $name (pid $pid)"
 }
+
+# Stops a process started by a script (no pid file): TERM, then KILL after 10 s.
+stop_pid() {
+  local pid=$1
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in {1..100}; do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}

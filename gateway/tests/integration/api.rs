@@ -9,21 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Gateway, TestDatabase, client_secret, create_topic, eventually, free_port, post, read_topic,
-    set, stack_var, token,
+    Gateway, SECURITY_VARIABLES, TestDatabase, client_secret, create_topic, eventually, free_port,
+    post, read_topic, set, stack_var, token,
 };
-
-const SECURITY_VARIABLES: &[&str] = &[
-    "SECURITY_OAUTH2_BASE_SERVER_URL",
-    "SECURITY_OAUTH2_REALM",
-    "SECURITY_OAUTH2_CLIENT_CLIENT_ID",
-    "SECURITY_OAUTH2_CLIENT_CLIENT_SECRET",
-    "SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_ID",
-    "SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_SECRET",
-    "FLOWX_LIB_CASCLIENT_SPICEDB_HOST",
-    "FLOWX_LIB_CASCLIENT_SPICEDB_PORT",
-    "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN",
-];
 
 fn api_env(database: &TestDatabase, topic: &str, mode: &str) -> Vec<(String, String)> {
     let mut env = Gateway::stack_env(database, topic);

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::support::{
-    Gateway, TestDatabase, client_secret, command, create_topic, eventually, free_port, read_topic,
-    sealing_keys, set, stack_var, token, unique,
+    Gateway, SECURITY_VARIABLES, TestDatabase, client_secret, command, create_topic, eventually,
+    free_port, read_topic, sealing_keys, set, stack_var, token, unique,
 };
 
 /// Every secret of the scenario, in each form it could be written in.
@@ -309,18 +309,6 @@ async fn call(
     });
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
-
-const SECURITY_VARIABLES: &[&str] = &[
-    "SECURITY_OAUTH2_BASE_SERVER_URL",
-    "SECURITY_OAUTH2_REALM",
-    "SECURITY_OAUTH2_CLIENT_CLIENT_ID",
-    "SECURITY_OAUTH2_CLIENT_CLIENT_SECRET",
-    "SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_ID",
-    "SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_SECRET",
-    "FLOWX_LIB_CASCLIENT_SPICEDB_HOST",
-    "FLOWX_LIB_CASCLIENT_SPICEDB_PORT",
-    "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN",
-];
 
 #[tokio::test]
 async fn no_secret_reaches_any_log_line_or_command_output_at_trace_level() {

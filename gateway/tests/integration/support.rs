@@ -607,3 +607,16 @@ pub async fn token(client: &str) -> String {
         .unwrap();
     answer["access_token"].as_str().unwrap().to_owned()
 }
+
+/// The stack variables that configure the management API (provider and SpiceDB).
+pub const SECURITY_VARIABLES: &[&str] = &[
+    "SECURITY_OAUTH2_BASE_SERVER_URL",
+    "SECURITY_OAUTH2_REALM",
+    "SECURITY_OAUTH2_CLIENT_CLIENT_ID",
+    "SECURITY_OAUTH2_CLIENT_CLIENT_SECRET",
+    "SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_ID",
+    "SECURITY_OAUTH2_SERVICE_ACCOUNT_ADMIN_CLIENT_SECRET",
+    "FLOWX_LIB_CASCLIENT_SPICEDB_HOST",
+    "FLOWX_LIB_CASCLIENT_SPICEDB_PORT",
+    "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN",
+];
