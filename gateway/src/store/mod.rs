@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod deliveries;
 pub mod invalidation;
+pub mod managed;
 pub mod migrations;
 pub mod postgres;
 pub mod redis;
@@ -12,6 +13,7 @@ pub mod schema;
 pub mod sealing;
 
 pub use cache::RegistrationCache;
+pub use managed::{ManagedRegistration, ManagedWrite};
 pub use postgres::{Database, ListFilter, NewCredential, RegistrationRecord, StoreError};
 pub use registration::{
     Idempotency, NewRegistration, RateLimit, Registration, ResponseSettings, SealedSecret,

@@ -60,7 +60,7 @@ impl From<DieselError> for StoreError {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = webhook_registrations)]
-struct RegistrationRow {
+pub(super) struct RegistrationRow {
     id: String,
     name: String,
     workspace_id: String,
@@ -84,7 +84,7 @@ struct RegistrationRow {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = webhook_credentials)]
-struct CredentialRow {
+pub(super) struct CredentialRow {
     kind: String,
     secret_hash: Option<Vec<u8>>,
     sealed: Option<Vec<u8>>,
@@ -94,31 +94,31 @@ struct CredentialRow {
 
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = webhook_registrations, treat_none_as_null = true)]
-struct RegistrationWrite<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
-    workspace_id: &'a str,
-    organization_id: Option<&'a str>,
-    active: bool,
-    start_event: Option<&'a str>,
-    topic: Option<&'a str>,
-    max_body_bytes: Option<i32>,
-    forwarded_headers: &'a [String],
-    auth: serde_json::Value,
-    allowed_cidrs: Vec<String>,
-    rate_per_second: Option<i32>,
-    rate_burst: Option<i32>,
-    idempotency_header: Option<&'a str>,
-    idempotency_json_pointer: Option<&'a str>,
-    dedupe_ttl_seconds: Option<i32>,
-    response_status: i16,
-    response_body: Option<&'a str>,
-    managed_by: &'a str,
+pub(super) struct RegistrationWrite<'a> {
+    pub(super) id: &'a str,
+    pub(super) name: &'a str,
+    pub(super) description: Option<&'a str>,
+    pub(super) workspace_id: &'a str,
+    pub(super) organization_id: Option<&'a str>,
+    pub(super) active: bool,
+    pub(super) start_event: Option<&'a str>,
+    pub(super) topic: Option<&'a str>,
+    pub(super) max_body_bytes: Option<i32>,
+    pub(super) forwarded_headers: &'a [String],
+    pub(super) auth: serde_json::Value,
+    pub(super) allowed_cidrs: Vec<String>,
+    pub(super) rate_per_second: Option<i32>,
+    pub(super) rate_burst: Option<i32>,
+    pub(super) idempotency_header: Option<&'a str>,
+    pub(super) idempotency_json_pointer: Option<&'a str>,
+    pub(super) dedupe_ttl_seconds: Option<i32>,
+    pub(super) response_status: i16,
+    pub(super) response_body: Option<&'a str>,
+    pub(super) managed_by: &'a str,
 }
 
 impl<'a> RegistrationWrite<'a> {
-    fn from(new: &'a NewRegistration) -> Result<Self, StoreError> {
+    pub(super) fn from(new: &'a NewRegistration) -> Result<Self, StoreError> {
         let number = |value: u32, what: &str| {
             i32::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} is too large")))
         };
@@ -209,7 +209,7 @@ pub enum NewCredential {
 }
 
 impl NewCredential {
-    fn kind(&self) -> &'static str {
+    pub(super) fn kind(&self) -> &'static str {
         match self {
             Self::ApiKey(_) => "api_key",
             Self::Token(_) => "token",
@@ -257,7 +257,7 @@ impl Database {
         Ok(Self { pool })
     }
 
-    async fn connection(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
+    pub(super) async fn connection(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
         match tokio::time::timeout(CHECKOUT_TIMEOUT, self.pool.get()).await {
             Ok(Ok(connection)) => Ok(connection),
             Ok(Err(e)) => Err(StoreError::Unavailable(e.to_string())),
@@ -493,7 +493,7 @@ pub(crate) fn connection_url(config: &DatabaseConfig) -> String {
     format!("{url}{separator}connect_timeout=3")
 }
 
-fn registration_from(
+pub(super) fn registration_from(
     row: RegistrationRow,
     credentials: Vec<CredentialRow>,
 ) -> Result<Registration, StoreError> {

@@ -22,6 +22,7 @@ diesel::table! {
         response_status -> Int2,
         response_body -> Nullable<Text>,
         managed_by -> Text,
+        owner -> Nullable<Text>,
         revision -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,

@@ -1,0 +1,2 @@
+ALTER TABLE webhook_registrations DROP CONSTRAINT webhook_registrations_owner_managed;
+ALTER TABLE webhook_registrations DROP COLUMN owner;
