@@ -476,7 +476,7 @@ def main() -> int:
 
     for path in args.rendered:
         custom = [d for d in load_documents(path) if (d.get("apiVersion"), d.get("kind")) in crds]
-        report(bool(custom), f"{path.name}: {len(custom)} custom resources rendered")
+        print(f"{path.name}: {len(custom)} custom resources rendered")
         for document in custom:
             errors = check_document(crds, document, used)
             report(not errors, f"{path.name} {document['kind']}/{document['metadata']['name']}"

@@ -76,3 +76,131 @@ install_venv() {
 install_tools
 install_venv
 export PATH=$TOOLS/bin:$VENV/bin:$PATH
+cd "$ROOT"
+
+PASSED=0
+FAILED=0
+
+# check NAME COMMAND...: runs COMMAND, prints one line, and on failure the end of its output.
+check() {
+  local name=$1 log
+  shift
+  log=$WORK/check-$((PASSED + FAILED)).log
+  if "$@" >"$log" 2>&1; then
+    PASSED=$((PASSED + 1))
+    say "ok: $name"
+  else
+    FAILED=$((FAILED + 1))
+    say "FAIL: $name"
+    tail -n 25 "$log" | sed 's/^/    /'
+  fi
+}
+
+# refuses NAME COMMAND...: a check that passes only when COMMAND fails.
+# Called through check, which shellcheck cannot follow.
+# shellcheck disable=SC2329
+fails() { ! "$@"; }
+refuses() {
+  local name=$1
+  shift
+  check "$name" fails "$@"
+}
+
+render() {
+  local out=$1
+  shift
+  helm template webhook-operator "$CHART" --namespace webhook-system "$@" >"$out"
+}
+
+# Splits a render: built-in kinds to kubernetes-validate, custom resources of the project to
+# check_examples.py, Prometheus Operator kinds skipped (their CRDs are not part of this repo).
+validate_render() {
+  local rendered=$1 builtin=$1.builtin
+  python - "$rendered" "$builtin" <<'PY_SPLIT'
+import sys, yaml
+documents = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+builtin = []
+for d in documents:
+    group = d["apiVersion"].rpartition("/")[0]
+    if group == "monitoring.coreos.com":
+        print(f"note: {d['kind']}/{d['metadata']['name']} not validated (no schema offline)")
+    elif group != "webhooks.flowx.ai":
+        builtin.append(d)
+yaml.safe_dump_all(builtin, open(sys.argv[2], "w"))
+PY_SPLIT
+  kubernetes-validate --strict --kubernetes-version "$KUBE_VERSION" "$builtin"
+  python "$HERE/check_examples.py" --rendered "$rendered"
+}
+
+# --- the checks ---------------------------------------------------------------------------
+
+check "CRDs in charts/webhook-operator/crds match crds/src (crdgen --check)" \
+  cargo run -q -p webhook-crds --bin crdgen -- --check
+
+check "helm lint --strict (default values)" helm lint --strict "$CHART"
+check "helm lint --strict (values-full.yaml)" helm lint --strict "$CHART" -f "$FULL_VALUES"
+
+DEFAULT_RENDER=$WORK/default.yaml
+FULL_RENDER=$WORK/full.yaml
+check "helm template (default values)" render "$DEFAULT_RENDER"
+check "helm template (values-full.yaml)" render "$FULL_RENDER" -f "$FULL_VALUES"
+check "rendered chart is valid for Kubernetes $KUBE_VERSION (default values)" \
+  validate_render "$DEFAULT_RENDER"
+check "rendered chart is valid for Kubernetes $KUBE_VERSION (values-full.yaml)" \
+  validate_render "$FULL_RENDER"
+grep -h '^note: .* not validated' "$WORK"/check-*.log | sort -u || true
+
+printf 'replicaCount: 1\nreplicas: 2\n' >"$WORK/unknown-key.yaml"
+refuses "helm refuses a values file with an unknown top-level key" \
+  render "$WORK/refused.yaml" -f "$WORK/unknown-key.yaml"
+printf 'webhookGateway:\n  enabled: true\n  spec:\n    kafka: {bootstrapServers: kafka:9092}\n' \
+  >"$WORK/gateway-without-database.yaml"
+refuses "helm refuses webhookGateway.enabled without database and redis" \
+  render "$WORK/refused.yaml" -f "$WORK/gateway-without-database.yaml"
+refuses "helm refuses a ServiceMonitor without the metrics Service" \
+  render "$WORK/refused.yaml" --set serviceMonitor.enabled=true --set metrics.service.enabled=false
+
+check "examples match the CRD schemas and CEL rules; broken copies are refused" \
+  python "$HERE/check_examples.py"
+check "Argo CD health check (pytest test_argocd_health.py)" \
+  python -m pytest -q -p no:cacheprovider "$HERE/test_argocd_health.py"
+check "Grafana dashboard and Prometheus alerts name only existing metrics" \
+  python "$HERE/check_metrics.py"
+check "GitOps examples point at folders that exist" python - "$ROOT" <<'PY_GITOPS'
+import pathlib, sys, yaml
+root = pathlib.Path(sys.argv[1])
+paths = []
+for path in sorted((root / "examples" / "gitops").glob("*.yaml")):
+    for d in yaml.safe_load_all(path.read_text()):
+        if d and d["kind"] == "Application":
+            paths.append(d["spec"]["source"]["path"])
+        elif d and d["kind"] == "Kustomization":
+            paths.append(d["spec"]["path"].lstrip("./"))
+assert len(paths) == 2, f"expected an Application and a Kustomization, found {paths}"
+for p in paths:
+    assert any((root / p).rglob("*.yaml")), f"{p} holds no manifests"
+    print("ok:", p)
+PY_GITOPS
+
+# The permissions come from the operator itself; building it is left to the test command.
+check "RBAC checker refuses missing and unused grants (self-test)" \
+  python "$HERE/check_rbac.py" --self-test "$DEFAULT_RENDER" "$FULL_RENDER"
+if [[ ${WHGW_CHECK_RBAC:-} == 1 || -x $CARGO_TARGET_DIR/debug/webhook-operator ]]; then
+  permissions() { cargo run -q -p webhook-operator -- permissions >"$WORK/permissions.json"; }
+  check "operator permissions listed (webhook-operator permissions)" permissions
+  check "chart RBAC grants exactly the operator's permissions (cluster-wide and watchNamespace)" \
+    python "$HERE/check_rbac.py" --permissions "$WORK/permissions.json" \
+    "$DEFAULT_RENDER" "$FULL_RENDER"
+else
+  say "rbac: skipped (operator binary not built)"
+fi
+
+shellcheck_all() {
+  local scripts=()
+  mapfile -t scripts < <(find "$ROOT/e2e" -name '*.sh' -not -path '*/node_modules/*' | sort)
+  shellcheck -x --source-path=SCRIPTDIR "${scripts[@]}"
+}
+check "shellcheck e2e/**/*.sh" shellcheck_all
+
+say "manifests: $PASSED passed, $FAILED failed"
+[[ $FAILED -eq 0 ]]

@@ -41,6 +41,8 @@ psql_admin() { "$WHGW_PG_BIN_DIR/psql" -qAtX -v ON_ERROR_STOP=1 "$WHGW_PG_ADMIN_
 WORK=$(mktemp -d /tmp/webhook-gateway-schemathesis-work.XXXXXX)
 gateway_pid='' topic='' database=''
 
+# Run by the EXIT trap below, which shellcheck does not count as a call.
+# shellcheck disable=SC2329
 cleanup() {
   local status=$?
   set +e
