@@ -23,6 +23,10 @@ cargo fmt --all -- --check
 results=$(mktemp)
 status=0
 cargo test --workspace --locked 2>&1 | tee "$results" || status=$?
+# The chart, examples, dashboards and RBAC, checked offline (the RBAC check runs the operator
+# binary built above), then the real-cluster suite, which skips itself without KUBECONFIG.
+e2e/manifests/validate.sh || status=1
+e2e/cluster/run.sh || status=1
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$results"
 rm -f "$results"
 exit "$status"
