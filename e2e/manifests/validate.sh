@@ -195,6 +195,9 @@ else
   say "rbac: skipped (operator binary not built)"
 fi
 
+cluster_skips() { env -u KUBECONFIG "$ROOT/e2e/cluster/run.sh" | grep -qx 'cluster suite: skipped (KUBECONFIG not set)'; }
+check "cluster suite skips itself without KUBECONFIG" cluster_skips
+
 shellcheck_all() {
   local scripts=()
   mapfile -t scripts < <(find "$ROOT/e2e" -name '*.sh' -not -path '*/node_modules/*' | sort)
