@@ -129,7 +129,7 @@ for d in documents:
 yaml.safe_dump_all(builtin, open(sys.argv[2], "w"))
 PY_SPLIT
   kubernetes-validate --strict --kubernetes-version "$KUBE_VERSION" "$builtin"
-  python "$HERE/check_examples.py" --rendered "$rendered"
+  python "$HERE/check_examples.py" --only-rendered --rendered "$rendered"
 }
 
 # --- the checks ---------------------------------------------------------------------------
@@ -144,6 +144,7 @@ DEFAULT_RENDER=$WORK/default.yaml
 FULL_RENDER=$WORK/full.yaml
 check "helm template (default values)" render "$DEFAULT_RENDER"
 check "helm template (values-full.yaml)" render "$FULL_RENDER" -f "$FULL_VALUES"
+check "values-full.yaml renders its WebhookGateway" grep -qx 'kind: WebhookGateway' "$FULL_RENDER"
 check "rendered chart is valid for Kubernetes $KUBE_VERSION (default values)" \
   validate_render "$DEFAULT_RENDER"
 check "rendered chart is valid for Kubernetes $KUBE_VERSION (values-full.yaml)" \
