@@ -95,8 +95,22 @@ mod tests {
     #[test]
     fn keeps_transition_time_while_status_is_unchanged() {
         let mut conditions = Vec::new();
-        conditions.set_condition("Ready", ConditionStatus::False, "Pending", "a", Some(1), at(10));
-        conditions.set_condition("Ready", ConditionStatus::False, "Other", "b", Some(2), at(20));
+        conditions.set_condition(
+            "Ready",
+            ConditionStatus::False,
+            "Pending",
+            "a",
+            Some(1),
+            at(10),
+        );
+        conditions.set_condition(
+            "Ready",
+            ConditionStatus::False,
+            "Other",
+            "b",
+            Some(2),
+            at(20),
+        );
 
         assert_eq!(conditions[0].last_transition_time, Time(at(10)));
         assert_eq!(conditions[0].reason, "Other");
@@ -107,7 +121,14 @@ mod tests {
     fn moves_transition_time_when_status_changes() {
         let mut conditions = Vec::new();
         conditions.set_condition("Ready", ConditionStatus::False, "Pending", "", None, at(10));
-        conditions.set_condition("Ready", ConditionStatus::True, "Registered", "", None, at(20));
+        conditions.set_condition(
+            "Ready",
+            ConditionStatus::True,
+            "Registered",
+            "",
+            None,
+            at(20),
+        );
 
         assert_eq!(conditions[0].last_transition_time, Time(at(20)));
         assert!(conditions.is_ready());

@@ -8,12 +8,12 @@ pub mod conditions;
 pub mod gateway;
 pub mod webhook;
 
-pub use conditions::{Conditions, ConditionStatus};
+pub use conditions::{ConditionStatus, Conditions};
 pub use gateway::{WebhookGateway, WebhookGatewaySpec, WebhookGatewayStatus};
 pub use webhook::{Webhook, WebhookSpec, WebhookStatus};
 
-use kube::CustomResourceExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

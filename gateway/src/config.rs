@@ -165,6 +165,12 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
+    /// The database settings alone, from the same variables as [`Config::from_lookup`] reads
+    /// (`SPRING_DATASOURCE_*`, `WEBHOOK_GATEWAY_DB_POOL_SIZE`).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        database(&Env { lookup })
+    }
+
     /// A libpq-style URL for the PostgreSQL client, password included.
     pub fn connection_url(&self) -> String {
         let user = utf8_percent_encode(&self.username, NON_ALPHANUMERIC);

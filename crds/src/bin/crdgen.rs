@@ -6,7 +6,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut check = false;
-    let mut dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/webhook-operator/crds"));
+    let mut dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/webhook-operator/crds"
+    ));
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--check" => check = true,

@@ -159,7 +159,10 @@ impl Database {
             .transaction::<_, DieselError, _>(async move |connection| {
                 let current = webhook_registrations::table
                     .find(write.id)
-                    .select((webhook_registrations::managed_by, webhook_registrations::owner))
+                    .select((
+                        webhook_registrations::managed_by,
+                        webhook_registrations::owner,
+                    ))
                     .for_update()
                     .first::<(String, Option<String>)>(connection)
                     .await
@@ -173,10 +176,7 @@ impl Database {
                     });
                 }
 
-                let owned = (
-                    &write,
-                    webhook_registrations::owner.eq(&owner),
-                );
+                let owned = (&write, webhook_registrations::owner.eq(&owner));
                 diesel::insert_into(webhook_registrations::table)
                     .values(owned)
                     .on_conflict(webhook_registrations::id)

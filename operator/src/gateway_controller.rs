@@ -1,0 +1,285 @@
+//! Reconciles a `WebhookGateway` into its Deployment, Service, Ingress, PodDisruptionBudget and
+//! NetworkPolicies, and reports whether it runs and reaches its database.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use webhook_crds::{ConditionStatus, Conditions, WebhookGateway, WebhookGatewayStatus};
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::render::{self, Child, FIELD_MANAGER, SPEC_HASH};
+
+pub const KIND: &str = "WebhookGateway";
+
+/// Every kind of child, listed on each reconcile to find what exists.
+fn child_kinds() -> [ApiResource; 5] {
+    [
+        ApiResource::erase::<Deployment>(&()),
+        ApiResource::erase::<Service>(&()),
+        ApiResource::erase::<PodDisruptionBudget>(&()),
+        ApiResource::erase::<Ingress>(&()),
+        ApiResource::erase::<NetworkPolicy>(&()),
+    ]
+}
+
+/// What one reconcile did, for metrics and tests.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub applied: Vec<String>,
+    pub deleted: Vec<String>,
+    pub status_written: bool,
+}
+
+impl Report {
+    pub fn wrote(&self) -> bool {
+        !self.applied.is_empty() || !self.deleted.is_empty() || self.status_written
+    }
+}
+
+/// The controller's reconcile function.
+pub async fn reconcile(
+    gateway: Arc<WebhookGateway>,
+    context: Arc<Context>,
+) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile_gateway(&gateway, &context).await;
+    let key = format!(
+        "{}/{}",
+        gateway.namespace().unwrap_or_default(),
+        gateway.name_any()
+    );
+    match &result {
+        Ok((report, ready)) => {
+            context
+                .metrics
+                .reconciled(KIND, started.elapsed(), Ok(report.wrote()));
+            context.metrics.set_ready(KIND, key, Some(*ready));
+        }
+        Err(error) => {
+            context
+                .metrics
+                .reconciled(KIND, started.elapsed(), Err(error.reason()));
+            tracing::warn!(gateway = %key, reason = error.reason(), "reconcile failed: {error}");
+        }
+    }
+    result.map(|(_, ready)| {
+        Action::requeue(if ready {
+            Duration::from_secs(300)
+        } else {
+            Duration::from_secs(30)
+        })
+    })
+}
+
+/// Retry after a failed reconcile; the API may be briefly unavailable.
+pub fn error_policy(
+    _gateway: Arc<WebhookGateway>,
+    _error: &Error,
+    _context: Arc<Context>,
+) -> Action {
+    Action::requeue(Duration::from_secs(15))
+}
+
+/// One reconcile: applies what changed, deletes what is no longer wanted, updates status.
+/// Returns what it did and whether the gateway is Ready.
+pub async fn reconcile_gateway(
+    gateway: &WebhookGateway,
+    context: &Context,
+) -> Result<(Report, bool), Error> {
+    let namespace = gateway.namespace().unwrap_or_else(|| "default".to_owned());
+    let name = gateway.name_any();
+    let uid = gateway.uid();
+    let desired = render::render(gateway, &context.defaults);
+    let mut report = Report::default();
+
+    let mut available_replicas = None;
+    let mut existing: BTreeMap<(String, String), (Option<String>, bool)> = BTreeMap::new();
+    let selector = ListParams::default().labels(&render::child_selector(&name));
+    for resource in child_kinds() {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(context.client.clone(), &namespace, &resource);
+        for object in api.list(&selector).await? {
+            let owned = object
+                .owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == uid.as_ref());
+            let hash = object.annotations().get(SPEC_HASH).cloned();
+            let object_name = object.name_any();
+            if resource.kind == "Deployment" && object_name == name {
+                available_replicas = object.data["status"]["availableReplicas"].as_i64();
+            }
+            existing.insert((resource.kind.clone(), object_name), (hash, owned));
+        }
+    }
+
+    for child in &desired {
+        let key = (child.kind().to_owned(), child.name.clone());
+        if existing
+            .get(&key)
+            .is_some_and(|(hash, _)| hash.as_deref() == Some(child.spec_hash()))
+        {
+            continue;
+        }
+        apply(context, &namespace, child).await?;
+        report
+            .applied
+            .push(format!("{}/{}", child.kind(), child.name));
+    }
+    for ((kind, object_name), (_, owned)) in &existing {
+        let wanted = desired
+            .iter()
+            .any(|c| c.kind() == kind && &c.name == object_name);
+        if wanted || !owned {
+            continue;
+        }
+        let resource = child_kinds()
+            .into_iter()
+            .find(|r| &r.kind == kind)
+            .expect("listed kind");
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(context.client.clone(), &namespace, &resource);
+        api.delete(object_name, &DeleteParams::background()).await?;
+        report.deleted.push(format!("{kind}/{object_name}"));
+    }
+
+    let database = context.database(gateway).await.map(|_| ());
+    let replicas = gateway.spec.replicas.unwrap_or(2);
+    let available = available_replicas.unwrap_or(0);
+    let generation = gateway.metadata.generation;
+    let now = Timestamp::now();
+    let previous = gateway.status.clone().unwrap_or_default();
+    let mut status = WebhookGatewayStatus {
+        observed_generation: generation,
+        available_replicas: Some(available as i32),
+        public_url: render::public_url(&gateway.spec),
+        ..previous.clone()
+    };
+    let conditions = &mut status.conditions;
+    conditions.set_condition(
+        "Reconciled",
+        ConditionStatus::True,
+        "Applied",
+        "every child object is applied",
+        generation,
+        now,
+    );
+    let (available_status, available_reason, available_message) = if replicas == 0 {
+        (
+            ConditionStatus::False,
+            "ScaledToZero",
+            "spec.replicas is 0".to_owned(),
+        )
+    } else if available > 0 {
+        (
+            ConditionStatus::True,
+            "MinimumReplicasAvailable",
+            format!("{available} of {replicas} gateway pods available"),
+        )
+    } else {
+        (
+            ConditionStatus::False,
+            "ReplicasUnavailable",
+            format!("0 of {replicas} gateway pods available"),
+        )
+    };
+    conditions.set_condition(
+        "Available",
+        available_status,
+        available_reason,
+        &available_message,
+        generation,
+        now,
+    );
+    match &database {
+        Ok(()) => conditions.set_condition(
+            "DatabaseReachable",
+            ConditionStatus::True,
+            "Connected",
+            "the registration database is reachable and migrated",
+            generation,
+            now,
+        ),
+        Err(error) => conditions.set_condition(
+            "DatabaseReachable",
+            ConditionStatus::False,
+            error.reason(),
+            &error.to_string(),
+            generation,
+            now,
+        ),
+    }
+    let ready = available_status == ConditionStatus::True && database.is_ok();
+    let (reason, message) = match (&database, ready) {
+        (_, true) => (
+            "Ready",
+            "the gateway is serving and its database is reachable".to_owned(),
+        ),
+        (Err(error), _) => (error.reason(), error.to_string()),
+        (Ok(()), false) => (available_reason, available_message.clone()),
+    };
+    conditions.set_condition(
+        "Ready",
+        ConditionStatus::from_bool(ready),
+        reason,
+        &message,
+        generation,
+        now,
+    );
+
+    if status != previous {
+        let api: Api<WebhookGateway> = Api::namespaced(context.client.clone(), &namespace);
+        api.patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await?;
+        report.status_written = true;
+        if previous.conditions.is_ready() != ready {
+            crate::events::publish(context, gateway, ready, reason, &message).await;
+        }
+    }
+    if let Err(error) = database
+        && !matches!(
+            error,
+            Error::DatabaseUnavailable(_) | Error::SecretMissing(_) | Error::InvalidSpec(_)
+        )
+    {
+        return Err(error);
+    }
+    Ok((report, ready))
+}
+
+async fn apply(context: &Context, namespace: &str, child: &Child) -> Result<(), Error> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(context.client.clone(), namespace, &child.resource);
+    api.patch(
+        &child.name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&child.object),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether `object` is owned by a gateway, for mapping child events back to it.
+pub fn owner_gateway(object: &impl Resource) -> Option<String> {
+    object
+        .meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == KIND && o.api_version.starts_with(webhook_crds::GROUP))
+        .map(|o| o.name.clone())
+}

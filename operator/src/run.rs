@@ -1,0 +1,197 @@
+//! The controller process: both controllers, the health and metrics listener, and leader
+//! election when several replicas run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::Api;
+use kube::runtime::controller::Controller;
+use kube::runtime::events::Reporter;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use webhook_crds::{Webhook, WebhookGateway};
+
+use crate::context::Context;
+use crate::metrics::Metrics;
+use crate::render::{self, Defaults};
+use crate::{gateway_controller, leader, webhook_controller};
+
+/// Settings of `webhook-operator run`, from its environment.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub metrics_address: String,
+    pub gateway_image: String,
+    pub leader_election: bool,
+    pub lease_name: String,
+    /// Empty for every namespace.
+    pub watch_namespace: Option<String>,
+    pub pod_name: String,
+    pub pod_namespace: String,
+}
+
+impl Settings {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let leader_election = match get("WEBHOOK_OPERATOR_LEADER_ELECTION").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(format!(
+                    "WEBHOOK_OPERATOR_LEADER_ELECTION: expected true or false, not {other:?}"
+                ));
+            }
+        };
+        let pod_namespace = get("POD_NAMESPACE").unwrap_or_else(|| "default".to_owned());
+        let pod_name = get("POD_NAME").unwrap_or_else(|| "webhook-operator".to_owned());
+        if leader_election && get("POD_NAME").is_none() {
+            return Err("POD_NAME must be set when leader election is on".to_owned());
+        }
+        Ok(Self {
+            metrics_address: get("WEBHOOK_OPERATOR_METRICS_ADDRESS")
+                .unwrap_or_else(|| "0.0.0.0:8080".to_owned()),
+            gateway_image: get("WEBHOOK_OPERATOR_GATEWAY_IMAGE")
+                .unwrap_or_else(|| "ghcr.io/flowx-oss/webhook-gateway:0.1.0".to_owned()),
+            leader_election,
+            lease_name: get("WEBHOOK_OPERATOR_LEASE_NAME")
+                .unwrap_or_else(|| "webhook-operator".to_owned()),
+            watch_namespace: get("WEBHOOK_OPERATOR_WATCH_NAMESPACE"),
+            pod_name,
+            pod_namespace,
+        })
+    }
+}
+
+fn api<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs until a shutdown signal, or until this replica loses its lease.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let client = Client::try_default().await?;
+    let metrics = Arc::new(Metrics::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = crate::http::serve(&settings.metrics_address, metrics.clone(), ready.clone())?;
+    let server_handle = server.handle();
+    let server_task = tokio::spawn(server);
+
+    if settings.leader_election {
+        tracing::info!(lease = %settings.lease_name, identity = %settings.pod_name, "waiting for the lease");
+        ready.store(true, Ordering::Relaxed);
+    }
+    let lease = if settings.leader_election {
+        Some(
+            leader::acquire(
+                client.clone(),
+                &settings.pod_namespace,
+                &settings.lease_name,
+                &settings.pod_name,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    metrics.leader.set(1);
+
+    let context = Arc::new(Context::new(
+        client.clone(),
+        Defaults {
+            image: settings.gateway_image.clone(),
+        },
+        metrics.clone(),
+        Reporter {
+            controller: "webhook-operator".to_owned(),
+            instance: Some(settings.pod_name.clone()),
+        },
+    ));
+    let namespace = settings.watch_namespace.clone();
+    let children = watcher::Config::default().labels(&format!(
+        "app.kubernetes.io/managed-by={}",
+        render::MANAGED_BY
+    ));
+
+    let gateways = Controller::new(
+        api::<WebhookGateway>(&client, &namespace),
+        watcher::Config::default(),
+    )
+    .owns(api::<Deployment>(&client, &namespace), children.clone())
+    .owns(api::<Service>(&client, &namespace), children.clone())
+    .owns(
+        api::<PodDisruptionBudget>(&client, &namespace),
+        children.clone(),
+    )
+    .owns(api::<Ingress>(&client, &namespace), children.clone())
+    .owns(api::<NetworkPolicy>(&client, &namespace), children)
+    .shutdown_on_signal()
+    .run(
+        gateway_controller::reconcile,
+        gateway_controller::error_policy,
+        context.clone(),
+    )
+    .for_each(|_| futures::future::ready(()));
+
+    let webhook_controller = Controller::new(
+        api::<Webhook>(&client, &namespace),
+        watcher::Config::default(),
+    );
+    let store = webhook_controller.store();
+    let webhooks = webhook_controller
+        .watches(
+            api::<WebhookGateway>(&client, &namespace),
+            watcher::Config::default(),
+            move |gateway| {
+                let namespace = gateway.namespace();
+                let name = gateway.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|w| w.namespace() == namespace && w.spec.gateway_ref.name == name)
+                    .map(|w| ObjectRef::from_obj(&*w))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .shutdown_on_signal()
+        .run(
+            webhook_controller::reconcile,
+            webhook_controller::error_policy,
+            context,
+        )
+        .for_each(|_| futures::future::ready(()));
+
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!(
+        namespace = namespace.as_deref().unwrap_or("<all>"),
+        "controllers started"
+    );
+    let controllers = futures::future::join(gateways, webhooks);
+    match lease {
+        Some(lease) => {
+            tokio::select! {
+                _ = controllers => {}
+                lost = lease.lost() => {
+                    metrics.leader.set(0);
+                    anyhow::bail!("lost the lease: {lost}");
+                }
+            }
+        }
+        None => {
+            controllers.await;
+        }
+    }
+    metrics.leader.set(0);
+    server_handle.stop(true).await;
+    let _ = server_task.await;
+    Ok(())
+}
