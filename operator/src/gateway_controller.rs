@@ -13,12 +13,12 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use webhook_crds::{ConditionStatus, Conditions, WebhookGateway, WebhookGatewayStatus};
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::render::{self, Child, FIELD_MANAGER, SPEC_HASH};
+use crate::render::{self, Child, FIELD_MANAGER};
 
 pub const KIND: &str = "WebhookGateway";
 
@@ -104,7 +104,7 @@ pub async fn reconcile_gateway(
     let mut report = Report::default();
 
     let mut available_replicas = None;
-    let mut existing: BTreeMap<(String, String), (Option<String>, bool)> = BTreeMap::new();
+    let mut existing: BTreeMap<(String, String), (Value, bool)> = BTreeMap::new();
     let selector = ListParams::default().labels(&render::child_selector(&name));
     for resource in child_kinds() {
         let api: Api<DynamicObject> =
@@ -114,12 +114,12 @@ pub async fn reconcile_gateway(
                 .owner_references()
                 .iter()
                 .any(|o| Some(&o.uid) == uid.as_ref());
-            let hash = object.annotations().get(SPEC_HASH).cloned();
             let object_name = object.name_any();
             if resource.kind == "Deployment" && object_name == name {
                 available_replicas = object.data["status"]["availableReplicas"].as_i64();
             }
-            existing.insert((resource.kind.clone(), object_name), (hash, owned));
+            let value = serde_json::to_value(&object).map_err(kube::Error::SerdeError)?;
+            existing.insert((resource.kind.clone(), object_name), (value, owned));
         }
     }
 
@@ -127,7 +127,7 @@ pub async fn reconcile_gateway(
         let key = (child.kind().to_owned(), child.name.clone());
         if existing
             .get(&key)
-            .is_some_and(|(hash, _)| hash.as_deref() == Some(child.spec_hash()))
+            .is_some_and(|(object, _)| render::contains(object, &child.object))
         {
             continue;
         }
@@ -153,7 +153,10 @@ pub async fn reconcile_gateway(
         report.deleted.push(format!("{kind}/{object_name}"));
     }
 
-    let database = context.database(gateway).await.map(|_| ());
+    let database = match context.database(gateway).await {
+        Ok(database) => database.ping().await.map_err(crate::sync::database_error),
+        Err(error) => Err(error),
+    };
     let replicas = gateway.spec.replicas.unwrap_or(2);
     let available = available_replicas.unwrap_or(0);
     let generation = gateway.metadata.generation;

@@ -64,6 +64,23 @@ impl Child {
     }
 }
 
+/// Whether `actual` holds every field of `wanted` with the same value. What the API server
+/// or other managers added (defaults, status, annotations) is ignored; a field the operator set
+/// and someone changed is not. Lists must match item by item.
+pub fn contains(actual: &Value, wanted: &Value) -> bool {
+    match (actual, wanted) {
+        (Value::Object(actual), Value::Object(wanted)) => wanted.iter().all(|(key, value)| {
+            actual
+                .get(key)
+                .is_some_and(|present| contains(present, value))
+        }),
+        (Value::Array(actual), Value::Array(wanted)) => {
+            actual.len() == wanted.len() && actual.iter().zip(wanted).all(|(a, w)| contains(a, w))
+        }
+        _ => actual == wanted,
+    }
+}
+
 /// Everything the operator itself decides rather than the resource.
 #[derive(Clone, Debug)]
 pub struct Defaults {
@@ -107,7 +124,12 @@ pub fn child_selector(name: &str) -> String {
 pub fn public_url(spec: &WebhookGatewaySpec) -> Option<String> {
     spec.public_url
         .clone()
-        .or_else(|| spec.ingress.as_ref().map(|i| format!("https://{}", i.host)))
+        .or_else(|| {
+            spec.ingress
+                .as_ref()
+                .filter(|i| i.enabled.unwrap_or(true))
+                .map(|i| format!("https://{}", i.host))
+        })
         .map(|url| url.trim_end_matches('/').to_owned())
 }
 
@@ -252,6 +274,8 @@ fn deployment(
     metadata: Value,
 ) -> Value {
     let mut pod_labels = selector_labels(name);
+    // The label the setup guide's troubleshooting commands select gateway pods by.
+    pod_labels.insert("app".to_owned(), name.to_owned());
     for destination in &DESTINATIONS {
         if destination_enabled(spec, destination.name) {
             pod_labels.insert(

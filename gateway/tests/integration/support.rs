@@ -299,9 +299,29 @@ impl Drop for Gateway {
     }
 }
 
+/// The `webhook-gateway` binary: Cargo names it to the gateway's own tests; other packages'
+/// tests find it beside their test binary, where `cargo test --workspace` builds it.
+pub fn gateway_binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_webhook-gateway") {
+        return PathBuf::from(path);
+    }
+    let test_binary = std::env::current_exe().unwrap();
+    let path = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("webhook-gateway");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p webhook-gateway`",
+        path.display()
+    );
+    path
+}
+
 /// The gateway binary with exactly `env` (plus PATH) in its environment.
 pub fn command(env: &[(String, String)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_webhook-gateway"));
+    let mut command = Command::new(gateway_binary());
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());

@@ -65,9 +65,17 @@ fn respond(code: StatusCode, body: &Value) -> Response<Full<Bytes>> {
 /// Splits an API path into the collection path, the object name and the subresource.
 fn split(path: &str) -> (String, Option<String>, Option<String>) {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let prefix_len = if segments.first() == Some(&"api") { 2 } else { 3 };
+    let prefix_len = if segments.first() == Some(&"api") {
+        2
+    } else {
+        3
+    };
     let rest = &segments[prefix_len.min(segments.len())..];
-    let collection_len = if rest.first() == Some(&"namespaces") { 3 } else { 1 };
+    let collection_len = if rest.first() == Some(&"namespaces") {
+        3
+    } else {
+        1
+    };
     let collection = segments[..(prefix_len + collection_len).min(segments.len())].join("/");
     let name = rest.get(collection_len).map(|s| s.to_string());
     let sub = rest.get(collection_len + 1).map(|s| s.to_string());
@@ -75,10 +83,13 @@ fn split(path: &str) -> (String, Option<String>, Option<String>) {
 }
 
 fn matches_selector(object: &Value, selector: &str) -> bool {
-    selector.split(',').filter(|t| !t.is_empty()).all(|term| match term.split_once('=') {
-        Some((key, value)) => object["metadata"]["labels"][key].as_str() == Some(value),
-        None => !object["metadata"]["labels"][term].is_null(),
-    })
+    selector
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .all(|term| match term.split_once('=') {
+            Some((key, value)) => object["metadata"]["labels"][key].as_str() == Some(value),
+            None => !object["metadata"]["labels"][term].is_null(),
+        })
 }
 
 fn query_value(query: &str, key: &str) -> Option<String> {
@@ -89,7 +100,9 @@ fn query_value(query: &str, key: &str) -> Option<String> {
 }
 
 fn percent_decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl FakeApi {
@@ -104,7 +117,11 @@ impl FakeApi {
             let fake = fake.clone();
             async move {
                 let (parts, body) = request.into_parts();
-                let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
                 Ok::<_, Infallible>(fake.handle(&parts, &body))
             }
         });
@@ -130,7 +147,12 @@ impl FakeApi {
     /// The stored object at `K`'s path in `namespace`.
     pub fn get<K: Resource<DynamicType = ()>>(&self, namespace: &str, name: &str) -> Option<Value> {
         let path = format!("{}/{name}", K::url_path(&(), Some(namespace)));
-        self.state.lock().expect("fake api lock").objects.get(&path).cloned()
+        self.state
+            .lock()
+            .expect("fake api lock")
+            .objects
+            .get(&path)
+            .cloned()
     }
 
     /// Every stored object of `K` in `namespace`.
@@ -146,12 +168,20 @@ impl FakeApi {
     }
 
     /// Changes a stored object in place, as another client would.
-    pub fn modify<K: Resource<DynamicType = ()>>(&self, namespace: &str, name: &str, change: impl FnOnce(&mut Value)) {
+    pub fn modify<K: Resource<DynamicType = ()>>(
+        &self,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value),
+    ) {
         let path = format!("{}/{name}", K::url_path(&(), Some(namespace)));
         let mut state = self.state.lock().expect("fake api lock");
         state.version += 1;
         let version = state.version;
-        let object = state.objects.get_mut(&path).expect("object to modify exists");
+        let object = state
+            .objects
+            .get_mut(&path)
+            .expect("object to modify exists");
         change(object);
         object["metadata"]["resourceVersion"] = json!(version.to_string());
     }
@@ -163,7 +193,10 @@ impl FakeApi {
 
     /// The requests that changed something.
     pub fn writes(&self) -> Vec<Recorded> {
-        self.requests().into_iter().filter(Recorded::is_write).collect()
+        self.requests()
+            .into_iter()
+            .filter(Recorded::is_write)
+            .collect()
     }
 
     pub fn clear_requests(&self) {
@@ -172,11 +205,11 @@ impl FakeApi {
 
     /// Makes the next request with `method` on a path containing `path_part` fail with `code`.
     pub fn fail_next(&self, method: Method, path_part: &str, code: u16) {
-        self.state
-            .lock()
-            .expect("fake api lock")
-            .failures
-            .push((method, path_part.to_owned(), code));
+        self.state.lock().expect("fake api lock").failures.push((
+            method,
+            path_part.to_owned(),
+            code,
+        ));
     }
 
     fn stamp_new(state: &mut State, value: &mut Value) {
@@ -231,7 +264,11 @@ impl FakeApi {
         match (&parts.method, name) {
             (&Method::GET, None) => {
                 if query_value(&query, "watch").as_deref() == Some("true") {
-                    return status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the fake API does not watch");
+                    return status(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "MethodNotAllowed",
+                        "the fake API does not watch",
+                    );
                 }
                 let selector = query_value(&query, "labelSelector").unwrap_or_default();
                 let all_namespaces = !collection.contains("/namespaces/");
@@ -244,7 +281,9 @@ impl FakeApi {
                         key_sub.is_none()
                             && if all_namespaces {
                                 key_collection.ends_with(&format!("/{plural}"))
-                                    && key_collection.starts_with(collection.trim_end_matches(&format!("/{plural}")))
+                                    && key_collection.starts_with(
+                                        collection.trim_end_matches(&format!("/{plural}")),
+                                    )
                             } else {
                                 key_collection == collection
                             }
@@ -253,7 +292,10 @@ impl FakeApi {
                     .filter(|v| matches_selector(v, &selector))
                     .collect();
                 let version = state.version.to_string();
-                respond(StatusCode::OK, &json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": version}, "items": items}))
+                respond(
+                    StatusCode::OK,
+                    &json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": version}, "items": items}),
+                )
             }
             (&Method::POST, None) => {
                 let mut object = body;
@@ -262,7 +304,9 @@ impl FakeApi {
                     None => {
                         let generated = format!(
                             "{}{}",
-                            object["metadata"]["generateName"].as_str().unwrap_or("object-"),
+                            object["metadata"]["generateName"]
+                                .as_str()
+                                .unwrap_or("object-"),
                             state.version + 1
                         );
                         object["metadata"]["name"] = json!(generated);
@@ -271,7 +315,11 @@ impl FakeApi {
                 };
                 let key = format!("{collection}/{name}");
                 if state.objects.contains_key(&key) {
-                    return status(StatusCode::CONFLICT, "AlreadyExists", &format!("{name} already exists"));
+                    return status(
+                        StatusCode::CONFLICT,
+                        "AlreadyExists",
+                        &format!("{name} already exists"),
+                    );
                 }
                 Self::stamp_new(&mut state, &mut object);
                 state.objects.insert(key, object.clone());
@@ -282,8 +330,14 @@ impl FakeApi {
                 let existing = state.objects.get(&key).cloned();
                 match (method, existing) {
                     (&Method::GET, Some(object)) => respond(StatusCode::OK, &object),
-                    (&Method::GET, None) => status(StatusCode::NOT_FOUND, "NotFound", &format!("{name} not found")),
-                    (&Method::PATCH, None) if content_type.starts_with("application/apply-patch") && sub.is_none() => {
+                    (&Method::GET, None) => status(
+                        StatusCode::NOT_FOUND,
+                        "NotFound",
+                        &format!("{name} not found"),
+                    ),
+                    (&Method::PATCH, None)
+                        if content_type.starts_with("application/apply-patch") && sub.is_none() =>
+                    {
                         let mut object = body;
                         Self::stamp_new(&mut state, &mut object);
                         state.objects.insert(key, object.clone());
@@ -299,7 +353,13 @@ impl FakeApi {
                             let keep = object["metadata"].clone();
                             let status = object["status"].take();
                             object = patch;
-                            for field in ["uid", "creationTimestamp", "finalizers", "deletionTimestamp", "generation"] {
+                            for field in [
+                                "uid",
+                                "creationTimestamp",
+                                "finalizers",
+                                "deletionTimestamp",
+                                "generation",
+                            ] {
                                 if !keep[field].is_null() {
                                     object["metadata"][field] = keep[field].clone();
                                 }
@@ -308,25 +368,39 @@ impl FakeApi {
                                 object["status"] = status;
                             }
                         } else if content_type.starts_with("application/merge-patch") {
-                            let expected = patch["metadata"]["resourceVersion"].as_str().map(str::to_owned);
+                            let expected = patch["metadata"]["resourceVersion"]
+                                .as_str()
+                                .map(str::to_owned);
                             if let Some(expected) = expected
-                                && object["metadata"]["resourceVersion"].as_str() != Some(expected.as_str())
+                                && object["metadata"]["resourceVersion"].as_str()
+                                    != Some(expected.as_str())
                             {
-                                return status(StatusCode::CONFLICT, "Conflict", "the object has been modified");
+                                return status(
+                                    StatusCode::CONFLICT,
+                                    "Conflict",
+                                    "the object has been modified",
+                                );
                             }
                             let spec_before = object["spec"].clone();
                             json_patch::merge(&mut object, &patch);
                             if object["spec"] != spec_before {
-                                let generation = object["metadata"]["generation"].as_i64().unwrap_or(1);
+                                let generation =
+                                    object["metadata"]["generation"].as_i64().unwrap_or(1);
                                 object["metadata"]["generation"] = json!(generation + 1);
                             }
                         } else {
-                            return status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", &content_type);
+                            return status(
+                                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                                "UnsupportedMediaType",
+                                &content_type,
+                            );
                         }
                         state.version += 1;
                         object["metadata"]["resourceVersion"] = json!(state.version.to_string());
                         let finalized = !object["metadata"]["deletionTimestamp"].is_null()
-                            && object["metadata"]["finalizers"].as_array().is_none_or(|f| f.is_empty());
+                            && object["metadata"]["finalizers"]
+                                .as_array()
+                                .is_none_or(|f| f.is_empty());
                         if finalized {
                             state.objects.remove(&key);
                         } else {
@@ -336,8 +410,14 @@ impl FakeApi {
                     }
                     (&Method::PUT, Some(current)) => {
                         let mut object = body;
-                        if object["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"] {
-                            return status(StatusCode::CONFLICT, "Conflict", "the object has been modified");
+                        if object["metadata"]["resourceVersion"]
+                            != current["metadata"]["resourceVersion"]
+                        {
+                            return status(
+                                StatusCode::CONFLICT,
+                                "Conflict",
+                                "the object has been modified",
+                            );
                         }
                         state.version += 1;
                         object["metadata"]["resourceVersion"] = json!(state.version.to_string());
@@ -345,22 +425,37 @@ impl FakeApi {
                         respond(StatusCode::OK, &object)
                     }
                     (&Method::DELETE, Some(mut object)) => {
-                        let has_finalizers = object["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+                        let has_finalizers = object["metadata"]["finalizers"]
+                            .as_array()
+                            .is_some_and(|f| !f.is_empty());
                         if has_finalizers {
                             object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:01Z");
                             state.version += 1;
-                            object["metadata"]["resourceVersion"] = json!(state.version.to_string());
+                            object["metadata"]["resourceVersion"] =
+                                json!(state.version.to_string());
                             state.objects.insert(key, object.clone());
                         } else {
                             state.objects.remove(&key);
                         }
                         respond(StatusCode::OK, &object)
                     }
-                    (_, None) => status(StatusCode::NOT_FOUND, "NotFound", &format!("{name} not found")),
-                    _ => status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", parts.method.as_str()),
+                    (_, None) => status(
+                        StatusCode::NOT_FOUND,
+                        "NotFound",
+                        &format!("{name} not found"),
+                    ),
+                    _ => status(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "MethodNotAllowed",
+                        parts.method.as_str(),
+                    ),
                 }
             }
-            _ => status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", parts.method.as_str()),
+            _ => status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                parts.method.as_str(),
+            ),
         }
     }
 }

@@ -1,0 +1,337 @@
+//! The `WebhookGateway` reconcile against the fake API server: children applied with one field
+//! manager, nothing written when nothing changed, drift and unwanted children corrected, and
+//! readiness rolled up from the Deployment and the database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use kube::runtime::controller::Action;
+use serde_json::json;
+use webhook_crds::{Conditions, WebhookGateway};
+use webhook_operator::gateway_controller;
+
+use crate::fixture::{Fixture, GATEWAY, NAMESPACE};
+use crate::support;
+
+async fn reconcile(fixture: &Fixture) -> Action {
+    gateway_controller::reconcile(Arc::new(fixture.gateway()), fixture.context.clone())
+        .await
+        .expect("reconcile succeeds")
+}
+
+fn condition(fixture: &Fixture, kind: &str) -> (String, String) {
+    let gateway = fixture.gateway();
+    let condition = gateway
+        .status
+        .as_ref()
+        .expect("status written")
+        .conditions
+        .condition(kind)
+        .unwrap_or_else(|| panic!("no {kind} condition"))
+        .clone();
+    (condition.status, condition.reason)
+}
+
+fn make_available(fixture: &Fixture, replicas: i64) {
+    fixture
+        .api
+        .modify::<Deployment>(NAMESPACE, GATEWAY, |object| {
+            object["status"] = json!({"availableReplicas": replicas, "readyReplicas": replicas});
+        });
+}
+
+/// The `kind/name` of every apply among the recorded writes.
+fn applied(fixture: &Fixture) -> Vec<String> {
+    let mut applied: Vec<String> = fixture
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == http::Method::PATCH && r.query.contains("fieldManager=webhook-operator")
+        })
+        .map(|r| {
+            let mut parts = r.path.rsplit('/');
+            let name = parts.next().unwrap().to_owned();
+            format!("{}/{name}", parts.next().unwrap())
+        })
+        .collect();
+    applied.sort();
+    applied
+}
+
+#[tokio::test]
+async fn first_reconcile_applies_every_child_and_reports_not_ready_until_pods_are_available() {
+    let fixture = Fixture::new().await;
+
+    let action = reconcile(&fixture).await;
+
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+    let mut expected: Vec<String> = [
+        "deployments/hooks",
+        "services/hooks",
+        "poddisruptionbudgets/hooks",
+        "ingresses/hooks",
+        "networkpolicies/hooks-ingress",
+        "networkpolicies/hooks-egress-dns",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(
+        [
+            "kafka",
+            "postgresql",
+            "redis",
+            "keycloak",
+            "spicedb",
+            "organization-manager",
+            "authorization-system",
+        ]
+        .iter()
+        .map(|d| format!("networkpolicies/hooks-egress-{d}")),
+    )
+    .collect();
+    expected.sort();
+    assert_eq!(applied(&fixture), expected);
+    for request in fixture.api.writes() {
+        if request.query.contains("fieldManager") {
+            assert!(request.query.contains("force=true"), "{request:?}");
+        }
+    }
+
+    let deployment = fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap();
+    let owner = &deployment["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["uid"], fixture.gateway().metadata.uid.unwrap());
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        crate::fixture::IMAGE
+    );
+
+    assert_eq!(
+        condition(&fixture, "Ready"),
+        ("False".into(), "ReplicasUnavailable".into())
+    );
+    assert_eq!(
+        condition(&fixture, "DatabaseReachable"),
+        ("True".into(), "Connected".into())
+    );
+    let status = fixture.gateway().status.unwrap();
+    assert_eq!(status.conditions[0].type_, "Ready");
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(
+        status.public_url.as_deref(),
+        Some("https://hooks.example.com")
+    );
+}
+
+#[tokio::test]
+async fn ready_follows_the_deployment_and_a_steady_gateway_costs_no_writes() {
+    let fixture = Fixture::new().await;
+    reconcile(&fixture).await;
+    make_available(&fixture, 2);
+    fixture.take_writes();
+
+    let action = reconcile(&fixture).await;
+
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    assert_eq!(
+        fixture.take_writes(),
+        [
+            "PATCH /apis/webhooks.flowx.ai/v1alpha1/namespaces/payments/webhookgateways/hooks/status",
+            "POST /apis/events.k8s.io/v1/namespaces/payments/events",
+        ]
+    );
+    assert_eq!(
+        condition(&fixture, "Ready"),
+        ("True".into(), "Ready".into())
+    );
+    assert_eq!(
+        fixture.gateway().status.unwrap().available_replicas,
+        Some(2)
+    );
+
+    reconcile(&fixture).await;
+    assert_eq!(fixture.take_writes(), Vec::<String>::new());
+
+    make_available(&fixture, 0);
+    reconcile(&fixture).await;
+    assert_eq!(
+        condition(&fixture, "Ready"),
+        ("False".into(), "ReplicasUnavailable".into())
+    );
+}
+
+#[tokio::test]
+async fn a_child_changed_by_hand_is_put_back() {
+    let fixture = Fixture::new().await;
+    reconcile(&fixture).await;
+    fixture
+        .api
+        .modify::<Deployment>(NAMESPACE, GATEWAY, |object| {
+            object["spec"]["replicas"] = json!(9);
+        });
+    fixture.api.modify::<Service>(NAMESPACE, GATEWAY, |object| {
+        object["spec"]["clusterIP"] = json!("10.96.0.17");
+    });
+    fixture.api.clear_requests();
+
+    reconcile(&fixture).await;
+
+    assert_eq!(
+        applied(&fixture),
+        ["deployments/hooks"],
+        "the defaulted Service is left alone"
+    );
+    let deployment = fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 2);
+}
+
+#[tokio::test]
+async fn a_spec_change_applies_only_what_it_changes_and_prunes_what_is_no_longer_wanted() {
+    let fixture = Fixture::new().await;
+    reconcile(&fixture).await;
+    let unrelated = json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "hooks-extra", "namespace": NAMESPACE, "labels": webhook_operator::render::child_labels(GATEWAY)},
+        "spec": {"podSelector": {}},
+    });
+    let unrelated: NetworkPolicy = serde_json::from_value(unrelated).unwrap();
+    fixture.api.insert(&unrelated);
+    fixture
+        .api
+        .modify::<WebhookGateway>(NAMESPACE, GATEWAY, |object| {
+            object["spec"]["ingress"]["enabled"] = json!(false);
+            object["spec"]["networkPolicy"] = json!({"egress": {"spicedb": {"enabled": false}}});
+            object["metadata"]["generation"] = json!(2);
+        });
+    fixture.api.clear_requests();
+
+    reconcile(&fixture).await;
+
+    assert_eq!(
+        applied(&fixture),
+        ["deployments/hooks"],
+        "pod labels changed"
+    );
+    let deletes: Vec<String> = fixture
+        .api
+        .writes()
+        .into_iter()
+        .filter(|r| r.method == http::Method::DELETE)
+        .map(|r| r.path.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(deletes, ["hooks", "hooks-egress-spicedb"]);
+    assert!(fixture.api.get::<Ingress>(NAMESPACE, GATEWAY).is_none());
+    assert!(
+        fixture
+            .api
+            .get::<NetworkPolicy>(NAMESPACE, "hooks-extra")
+            .is_some(),
+        "an object the gateway does not own is never deleted"
+    );
+    let deployment = fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap();
+    let labels = &deployment["spec"]["template"]["metadata"]["labels"];
+    assert!(labels["flowx.ai/egress-s-spicedb"].is_null());
+    assert_eq!(labels["flowx.ai/egress-s-kafka"], "true");
+    assert_eq!(
+        fixture.gateway().status.unwrap().observed_generation,
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_database_makes_the_gateway_not_ready() {
+    let fixture = Fixture::new().await;
+    reconcile(&fixture).await;
+    make_available(&fixture, 2);
+    reconcile(&fixture).await;
+    assert_eq!(condition(&fixture, "Ready").0, "True");
+
+    let dead = format!(
+        "jdbc:postgresql://127.0.0.1:{}/nothing",
+        support::free_port()
+    );
+    fixture
+        .api
+        .modify::<WebhookGateway>(NAMESPACE, GATEWAY, |object| {
+            object["spec"]["database"]["url"] = json!(dead);
+        });
+    let action = reconcile(&fixture).await;
+
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+    assert_eq!(
+        condition(&fixture, "DatabaseReachable"),
+        ("False".into(), "DatabaseUnavailable".into())
+    );
+    assert_eq!(
+        condition(&fixture, "Ready"),
+        ("False".into(), "DatabaseUnavailable".into())
+    );
+    assert_eq!(condition(&fixture, "Available").0, "True");
+    let events = fixture
+        .api
+        .list::<k8s_openapi::api::events::v1::Event>(NAMESPACE);
+    let reasons: Vec<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert!(reasons.contains(&"DatabaseUnavailable"), "{reasons:?}");
+}
+
+#[tokio::test]
+async fn a_missing_database_secret_is_reported() {
+    let fixture = Fixture::new().await;
+    fixture
+        .api
+        .modify::<WebhookGateway>(NAMESPACE, GATEWAY, |object| {
+            object["spec"]["database"]["passwordSecretRef"] =
+                json!({"name": "nope", "key": "password"});
+        });
+
+    reconcile(&fixture).await;
+
+    assert_eq!(
+        condition(&fixture, "DatabaseReachable"),
+        ("False".into(), "SecretMissing".into())
+    );
+    assert_eq!(condition(&fixture, "Ready").1, "SecretMissing");
+    assert!(
+        fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).is_some(),
+        "children are applied regardless"
+    );
+}
+
+#[tokio::test]
+async fn the_transition_time_moves_only_when_readiness_changes() {
+    let fixture = Fixture::new().await;
+    reconcile(&fixture).await;
+    let first = fixture
+        .gateway()
+        .status
+        .unwrap()
+        .conditions
+        .condition("Ready")
+        .unwrap()
+        .clone();
+    fixture
+        .api
+        .modify::<WebhookGateway>(NAMESPACE, GATEWAY, |object| {
+            object["spec"]["replicas"] = json!(3);
+            object["metadata"]["generation"] = json!(2);
+        });
+
+    reconcile(&fixture).await;
+
+    let second = fixture
+        .gateway()
+        .status
+        .unwrap()
+        .conditions
+        .condition("Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(second.status, "False");
+    assert_eq!(second.observed_generation, Some(2));
+    assert_eq!(second.last_transition_time, first.last_transition_time);
+    assert!(second.message.contains("of 3"), "{}", second.message);
+}

@@ -1,0 +1,15 @@
+//! Tests of the operator. The render tests need nothing; the controller and file-mode tests run
+//! against the real PostgreSQL (and, for file mode, Redis, Kafka and the gateway) of the stack
+//! started by `e2e/stack/up.sh`. The Kubernetes API server is the one part replaced by a
+//! stand-in, [`fake_api`], since none can run on the build machines.
+
+mod fake_api;
+mod fixture;
+mod gateways;
+mod render;
+mod webhooks;
+
+/// The gateway's test helpers: throwaway databases and topics, gateway processes.
+#[allow(dead_code)]
+#[path = "../../../gateway/tests/integration/support.rs"]
+mod support;
