@@ -13,8 +13,9 @@ PORT=${SERVER_PORT:-8080}
 # shellcheck source=/dev/null
 source "${WHGW_STACK_DIR:-/tmp/webhook-gateway-stack}/env"
 
-(cd "$ROOT" && cargo build --release --locked -p webhook-gateway)
+(cd "$ROOT" && cargo build --release --locked -p webhook-gateway -p webhook-operator)
 GATEWAY=$CARGO_TARGET_DIR/release/webhook-gateway
+OPERATOR=$CARGO_TARGET_DIR/release/webhook-operator
 
 # Signing secrets are sealed at rest; the local stack keeps its sealing key beside its data.
 KEY_FILE=${WHGW_STACK_DIR:-/tmp/webhook-gateway-stack}/sealing-key
@@ -24,24 +25,20 @@ export WEBHOOK_GATEWAY_SEALING_KEYS
 export SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$PORT
 export WEBHOOK_GATEWAY_PUBLIC_URL=${WEBHOOK_GATEWAY_PUBLIC_URL:-http://127.0.0.1:$PORT}
 
-# Each example: id, display name, workspace, process start event, auth scheme. A fresh key or
-# secret is issued on every run, since one is only ever shown once.
-EXAMPLES=(
-  "orders-created|Orders created|workspace-sales|order_created|api-key"
-  "payments-settled|Payments settled|workspace-finance|payment_settled|api-key"
-  "github-push|GitHub pushes|workspace-dev|code_pushed|github"
-)
+# The example Webhook resources, written into the local database the way the operator writes
+# them in a cluster (file mode; rerunning changes only what changed).
 echo
-for example in "${EXAMPLES[@]}"; do
-  IFS='|' read -r id name workspace event auth <<<"$example"
-  "$GATEWAY" register --id "$id" --name "$name" --workspace "$workspace" \
-    --organization local-org --start-event "$event" --auth "$auth" --new-secret
-  echo
-done
-echo "Signed example (github-push): SECRET=<its secret>; BODY='{\"ref\":\"main\"}'"
-echo "  curl -i -X POST http://127.0.0.1:$PORT/webhooks/github-push -H 'Content-Type: application/json' \\"
-echo "    -H \"X-Hub-Signature-256: sha256=\$(printf %s \"\$BODY\" | openssl dgst -sha256 -hmac \"\$SECRET\" -r | cut -d' ' -f1)\" -d \"\$BODY\""
-echo
+"$OPERATOR" apply -f "$ROOT/examples/local/"
+URL=$WEBHOOK_GATEWAY_PUBLIC_URL/webhooks
+cat <<EOF2
+
+Try them (keys and secrets are in examples/local/webhooks.yaml):
+  curl -i -X POST $URL/orders-created -H 'Content-Type: application/json' \\
+    -H 'X-API-Key: whk_local-orders-created-demo-key' --data-binary @$ROOT/examples/calls/order-created.json
+  BODY='{"ref":"refs/heads/main"}'; curl -i -X POST $URL/github-push -H 'Content-Type: application/json' \\
+    -H "X-Hub-Signature-256: sha256=\$(printf %s "\$BODY" | openssl dgst -sha256 -hmac local-github-demo-secret -r | cut -d' ' -f1)" -d "\$BODY"
+
+EOF2
 
 broker=${SPRING_KAFKA_BOOTSTRAP_SERVERS%%,*}
 cat <<EOF2

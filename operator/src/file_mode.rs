@@ -118,10 +118,12 @@ struct Planned {
 
 /// Checks every webhook, then writes them; nothing is written when any is invalid. Returns the
 /// report printed to the user, and whether every webhook is registered.
+/// With `public_url` each registered webhook's URL is printed too.
 pub async fn apply(
     documents: &Documents,
     database: &Database,
     sealing: &SealingKeys,
+    public_url: Option<&str>,
 ) -> (String, bool) {
     let mut out = String::new();
     let mut problems = Vec::new();
@@ -213,6 +215,14 @@ pub async fn apply(
                     plan.owner,
                     outcome.as_str()
                 );
+                if let Some(base) = public_url {
+                    let _ = writeln!(
+                        out,
+                        "  url: {}/webhooks/{}",
+                        base.trim_end_matches('/'),
+                        plan.new.id
+                    );
+                }
                 if let (Some(value), true) = (generated, outcome != Outcome::Unchanged) {
                     let _ = writeln!(
                         out,

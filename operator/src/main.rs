@@ -119,7 +119,12 @@ async fn apply(paths: &[PathBuf], namespace: &str) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("WEBHOOK_GATEWAY_SEALING_KEYS: {e}"))?;
     migrations::run(&config).await?;
     let database = Database::new(&config)?;
-    let (report, ok) = file_mode::apply(&documents, &database, &sealing).await;
+    let public_url = std::env::var("WEBHOOK_GATEWAY_PUBLIC_URL")
+        .ok()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty());
+    let (report, ok) =
+        file_mode::apply(&documents, &database, &sealing, public_url.as_deref()).await;
     print!("{report}");
     if !ok {
         anyhow::bail!("some webhooks were not registered");

@@ -4,6 +4,7 @@
 //! stand-in, [`fake_api`], since none can run on the build machines.
 
 mod fake_api;
+mod file_mode;
 mod fixture;
 mod gateways;
 mod render;
