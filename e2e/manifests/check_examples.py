@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks resources against the generated CRDs the way the API server would, without one.
 
-Every document under examples/kubernetes, and every WebhookGateway or Webhook in the files given
+Every document under examples/kubernetes and examples/local, and every WebhookGateway or Webhook in the files given
 with --rendered, is checked against the openAPIV3Schema of its CRD (required fields, types,
 enums, unknown fields) and against the CRD's CEL rules (x-kubernetes-validations). Documents of
 built-in kinds go to kubernetes-validate. Then mutated copies of the examples, each breaking one
@@ -30,6 +30,8 @@ from celpy import celtypes
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "charts" / "webhook-operator" / "crds"
 EXAMPLES = ROOT / "examples" / "kubernetes"
+# The resources the local run command applies in file mode are checked as well.
+LOCAL_EXAMPLES = ROOT / "examples" / "local"
 KUBE_VERSION = "1.33"
 
 
@@ -468,10 +470,12 @@ def main() -> int:
         failures += not ok
         print(f"{'ok' if ok else 'FAIL'}: {text}")
 
-    example_files = [] if args.only_rendered else sorted(EXAMPLES.rglob("*.yaml"))
+    example_files = [] if args.only_rendered else (
+        sorted(EXAMPLES.rglob("*.yaml")) + sorted(LOCAL_EXAMPLES.glob("*.yaml")))
     if not args.only_rendered:
         report(bool(example_files),
-               f"{len(example_files)} example files under {EXAMPLES.relative_to(ROOT)}")
+               f"{len(example_files)} example files under {EXAMPLES.relative_to(ROOT)} "
+               f"and {LOCAL_EXAMPLES.relative_to(ROOT)}")
     for path in example_files:
         for document in load_documents(path):
             name = f"{path.relative_to(ROOT)} {document.get('kind')}/{document.get('metadata', {}).get('name')}"

@@ -192,8 +192,38 @@ if [[ ${WHGW_CHECK_RBAC:-} == 1 || -x $CARGO_TARGET_DIR/debug/webhook-operator ]
   check "chart RBAC grants exactly the operator's permissions (cluster-wide and watchNamespace)" \
     python "$HERE/check_rbac.py" --permissions "$WORK/permissions.json" \
     "$DEFAULT_RENDER" "$FULL_RENDER"
+
+  # What the operator's render step makes of a minimal gateway, the example and the chart's
+  # gateway must be valid Kubernetes objects too.
+  cat >"$WORK/minimal-gateway.yaml" <<'YAML'
+apiVersion: webhooks.flowx.ai/v1alpha1
+kind: WebhookGateway
+metadata: {name: minimal, namespace: flowx}
+spec:
+  database:
+    url: jdbc:postgresql://postgresql:5432/webhook_gateway
+    passwordSecretRef: {name: db, key: password}
+  kafka: {bootstrapServers: "kafka:9092"}
+  redis: {host: redis}
+YAML
+  python - "$FULL_RENDER" "$WORK/chart-gateway.yaml" <<'PY_GATEWAY'
+import sys, yaml
+gateway = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "WebhookGateway")
+yaml.safe_dump(gateway, open(sys.argv[2], "w"))
+PY_GATEWAY
+  operator_render() {
+    local file out=$WORK/operator-render.yaml
+    : >"$out"
+    for file in "$WORK/minimal-gateway.yaml" examples/kubernetes/webhookgateway.yaml "$WORK/chart-gateway.yaml"; do
+      cargo run -q -p webhook-operator -- render -f "$file" >>"$out"
+    done
+    grep -c '^kind:' "$out"
+    kubernetes-validate --strict --kubernetes-version "$KUBE_VERSION" "$out"
+  }
+  check "webhook-operator render output is valid for Kubernetes $KUBE_VERSION (minimal, example and chart gateways)" \
+    operator_render
 else
-  say "rbac: skipped (operator binary not built)"
+  say "rbac and operator render: skipped (operator binary not built)"
 fi
 
 cluster_skips() { env -u KUBECONFIG "$ROOT/e2e/cluster/run.sh" | grep -qx 'cluster suite: skipped (KUBECONFIG not set)'; }
