@@ -33,8 +33,13 @@ done
 
 NAMESPACE=${WHGW_NAMESPACE:-whgw-e2e-$(date +%s)-$RANDOM}
 RELEASE=webhook-operator
+# The examples' gatewayRef names this gateway.
 GATEWAY=webhook-gateway
 WEBHOOK=e2e-orders
+EXAMPLES=$ROOT/examples/kubernetes
+# A one-shot consumer pod reads the start topic back (any image with kcat).
+KCAT_IMAGE=${WHGW_KCAT_IMAGE:-edenhill/kcat:1.7.1}
+TOPIC=${WHGW_KAFKA_TOPIC:-ai.flowx.core.trigger.start-for-event.process.v1}
 TIMEOUT=${WHGW_TIMEOUT:-300s}
 # How long the gateway may keep answering for a deleted webhook from its caches.
 CACHE_SECONDS=${WHGW_CACHE_SECONDS:-120}
@@ -109,6 +114,8 @@ fi
 KEY=e2e-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 k create secret generic e2e-database --from-literal=password="$WHGW_DATABASE_PASSWORD" >/dev/null
 k create secret generic e2e-api-key --from-literal=api-key="$KEY" >/dev/null
+k create secret generic e2e-sealing \
+  --from-literal=keys="e2e:$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >/dev/null
 if [[ -n ${WHGW_REDIS_PASSWORD:-} ]]; then
   k create secret generic e2e-redis --from-literal=password="$WHGW_REDIS_PASSWORD" >/dev/null
 fi
@@ -136,6 +143,8 @@ YAML
   say "    host: $WHGW_REDIS_HOST"
   say "    port: ${WHGW_REDIS_PORT:-6379}"
   [[ -n ${WHGW_REDIS_PASSWORD:-} ]] && say "    passwordSecretRef: {name: e2e-redis, key: password}"
+  say "  sealing:"
+  say "    keysSecretRef: {name: e2e-sealing, key: keys}"
   say "  networkPolicy:"
   say "    enabled: false"
 } >"$WORK/gateway.yaml"
@@ -188,8 +197,35 @@ done
 
 code=$(post "$KEY")
 if [[ $code == 2?? ]]; then pass "POST with the key answered $code"; else fail "POST with the key answered $code: $(cat "$WORK/body")"; fi
+event_id=$(sed -n 's/.*"eventId":"\([^"]*\)".*/\1/p' "$WORK/body")
 code=$(post "wrong-$KEY")
 if [[ $code == 401 ]]; then pass "POST with a wrong key answered 401"; else fail "POST with a wrong key answered $code"; fi
+
+# The record the accepted call produced, read back from the start topic inside the cluster.
+if [[ -n $event_id ]] && k run e2e-consume --image "$KCAT_IMAGE" --restart Never --quiet \
+  --command -- kcat -b "$WHGW_KAFKA_BOOTSTRAP_SERVERS" -C -t "$TOPIC" -o beginning -e -q \
+  -f '%h %s\n' >/dev/null; then
+  k wait --for=jsonpath='{.status.phase}'=Succeeded pod/e2e-consume --timeout "$TIMEOUT" >/dev/null 2>&1
+  k logs pod/e2e-consume >"$WORK/consumed" 2>&1
+  if grep -q "$event_id" "$WORK/consumed" && grep "$event_id" "$WORK/consumed" | grep -q '"orderId":"e2e-1"'; then
+    pass "record $event_id consumed from $TOPIC with the posted payload"
+  else
+    fail "record $event_id not found in $TOPIC"; tail -n 5 "$WORK/consumed" | sed 's/^/    /'
+  fi
+  k delete pod e2e-consume --wait=false >/dev/null 2>&1
+else
+  fail "no event id to look for, or the consumer pod could not start"
+fi
+
+# Every example Webhook (one per auth type) becomes Ready on this gateway.
+k apply -f "$EXAMPLES/secrets.yaml" -f "$EXAMPLES/webhooks/" >/dev/null
+examples=$(k get webhooks -o name | grep -vxc "webhook.webhooks.flowx.ai/$WEBHOOK")
+if k wait --for=condition=Ready webhooks --all --timeout "$TIMEOUT" >/dev/null; then
+  pass "all $examples example Webhooks Ready"
+else
+  fail "example Webhooks not Ready"
+  k get webhooks -o jsonpath='{range .items[*]}{.metadata.name}: {.status.conditions[0].reason} {.status.conditions[0].message}{"\n"}{end}' | sed 's/^/    /'
+fi
 
 if k delete webhook "$WEBHOOK" --wait --timeout "$TIMEOUT" >/dev/null; then
   pass "Webhook deleted (finalizer released)"
