@@ -101,7 +101,11 @@ pub async fn acquire(
 }
 
 /// Takes or renews the lease if it is free; `false` when another replica holds it.
-async fn try_acquire(api: &Api<Lease>, name: &str, identity: &str) -> Result<bool, kube::Error> {
+pub async fn try_acquire(
+    api: &Api<Lease>,
+    name: &str,
+    identity: &str,
+) -> Result<bool, kube::Error> {
     match api.get_opt(name).await? {
         None => {
             let lease = Lease {

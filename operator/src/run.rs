@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -15,6 +16,7 @@ use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
+use tokio::signal::unix::{SignalKind, signal};
 use webhook_crds::{Webhook, WebhookGateway};
 
 use crate::context::Context;
@@ -117,65 +119,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         },
     ));
     let namespace = settings.watch_namespace.clone();
-    let children = watcher::Config::default().labels(&format!(
-        "app.kubernetes.io/managed-by={}",
-        render::MANAGED_BY
-    ));
-
-    let gateways = Controller::new(
-        api::<WebhookGateway>(&client, &namespace),
-        watcher::Config::default(),
-    )
-    .owns(api::<Deployment>(&client, &namespace), children.clone())
-    .owns(api::<Service>(&client, &namespace), children.clone())
-    .owns(
-        api::<PodDisruptionBudget>(&client, &namespace),
-        children.clone(),
-    )
-    .owns(api::<Ingress>(&client, &namespace), children.clone())
-    .owns(api::<NetworkPolicy>(&client, &namespace), children)
-    .shutdown_on_signal()
-    .run(
-        gateway_controller::reconcile,
-        gateway_controller::error_policy,
-        context.clone(),
-    )
-    .for_each(|_| futures::future::ready(()));
-
-    let webhook_controller = Controller::new(
-        api::<Webhook>(&client, &namespace),
-        watcher::Config::default(),
-    );
-    let store = webhook_controller.store();
-    let webhooks = webhook_controller
-        .watches(
-            api::<WebhookGateway>(&client, &namespace),
-            watcher::Config::default(),
-            move |gateway| {
-                let namespace = gateway.namespace();
-                let name = gateway.name_any();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|w| w.namespace() == namespace && w.spec.gateway_ref.name == name)
-                    .map(|w| ObjectRef::from_obj(&*w))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .shutdown_on_signal()
-        .run(
-            webhook_controller::reconcile,
-            webhook_controller::error_policy,
-            context,
-        )
-        .for_each(|_| futures::future::ready(()));
-
     ready.store(true, Ordering::Relaxed);
     tracing::info!(
         namespace = namespace.as_deref().unwrap_or("<all>"),
         "controllers started"
     );
-    let controllers = futures::future::join(gateways, webhooks);
+    let controllers = controllers(
+        client,
+        context,
+        namespace,
+        shutdown_signal().boxed().shared(),
+    );
     match lease {
         Some(lease) => {
             tokio::select! {
@@ -194,4 +148,85 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     server_handle.stop(true).await;
     let _ = server_task.await;
     Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(error) => {
+            tracing::warn!("cannot listen for SIGTERM: {error}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down: finishing the reconciles in progress");
+}
+
+/// Both controllers, in `namespace` or across all, until `shutdown` resolves and the reconciles
+/// in progress finish.
+pub async fn controllers(
+    client: Client,
+    context: Arc<Context>,
+    namespace: Option<String>,
+    shutdown: Shared<BoxFuture<'static, ()>>,
+) {
+    let children = watcher::Config::default().labels(&format!(
+        "app.kubernetes.io/managed-by={}",
+        render::MANAGED_BY
+    ));
+    let gateways = Controller::new(
+        api::<WebhookGateway>(&client, &namespace),
+        watcher::Config::default(),
+    )
+    .owns(api::<Deployment>(&client, &namespace), children.clone())
+    .owns(api::<Service>(&client, &namespace), children.clone())
+    .owns(
+        api::<PodDisruptionBudget>(&client, &namespace),
+        children.clone(),
+    )
+    .owns(api::<Ingress>(&client, &namespace), children.clone())
+    .owns(api::<NetworkPolicy>(&client, &namespace), children)
+    .graceful_shutdown_on(shutdown.clone())
+    .run(
+        gateway_controller::reconcile,
+        gateway_controller::error_policy,
+        context.clone(),
+    )
+    .for_each(|_| futures::future::ready(()));
+
+    let webhook_controller = Controller::new(
+        api::<Webhook>(&client, &namespace),
+        watcher::Config::default(),
+    );
+    let store = webhook_controller.store();
+    // Every change of a gateway, status included, looks at its webhooks again: a gateway whose
+    // database became reachable again lets them register without waiting for their retry.
+    let webhooks = webhook_controller
+        .watches(
+            api::<WebhookGateway>(&client, &namespace),
+            watcher::Config::default(),
+            move |gateway| {
+                let namespace = gateway.namespace();
+                let name = gateway.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|w| w.namespace() == namespace && w.spec.gateway_ref.name == name)
+                    .map(|w| ObjectRef::from_obj(&*w))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(
+            webhook_controller::reconcile,
+            webhook_controller::error_policy,
+            context,
+        )
+        .for_each(|_| futures::future::ready(()));
+    futures::future::join(gateways, webhooks).await;
 }

@@ -3,18 +3,23 @@
 //! implementation: it stores objects by URL path and answers the requests the operator makes
 //! (get, list with label selectors, create, replace, server-side apply as a replace of the
 //! fields sent, JSON merge patch with resourceVersion checks, status patches, delete with
-//! finalizers) and records every request so tests can count what was written.
+//! finalizers, watches from a resourceVersion) and records every request so tests can count
+//! what was written.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body::Frame;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use kube::{Client, Resource};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 
 /// One request the fake answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,12 +37,68 @@ impl Recorded {
     }
 }
 
-#[derive(Default)]
+/// One change to a stored object, as a watch reports it.
+#[derive(Clone, Debug)]
+struct Change {
+    version: u64,
+    path: String,
+    kind: &'static str,
+    object: Value,
+}
+
 struct State {
     objects: BTreeMap<String, Value>,
     requests: Vec<Recorded>,
     version: u64,
     failures: Vec<(Method, String, u16)>,
+    /// Every change so far, for watches that start from an older resourceVersion.
+    changes: Vec<Change>,
+    live: broadcast::Sender<Change>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            objects: BTreeMap::new(),
+            requests: Vec::new(),
+            version: 0,
+            failures: Vec::new(),
+            changes: Vec::new(),
+            live: broadcast::channel(4096).0,
+        }
+    }
+}
+
+impl State {
+    fn record(&mut self, kind: &'static str, path: &str, object: &Value) {
+        let change = Change {
+            version: self.version,
+            path: path.to_owned(),
+            kind,
+            object: object.clone(),
+        };
+        self.changes.push(change.clone());
+        let _ = self.live.send(change);
+    }
+
+    /// Stores `object` at `path`, telling watchers it was added or modified.
+    fn store(&mut self, path: String, object: Value) {
+        let kind = if self.objects.contains_key(&path) {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        self.record(kind, &path, &object);
+        self.objects.insert(path, object);
+    }
+
+    fn remove(&mut self, path: &str) {
+        if let Some(mut object) = self.objects.remove(path) {
+            self.version += 1;
+            object["metadata"]["resourceVersion"] = json!(self.version.to_string());
+            self.record("DELETED", path, &object);
+        }
+    }
 }
 
 /// The fake API server; clones share one state.
@@ -46,7 +107,24 @@ pub struct FakeApi {
     state: Arc<Mutex<State>>,
 }
 
-fn status(code: StatusCode, reason: &str, message: &str) -> Response<Full<Bytes>> {
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Whether the object stored at `path` belongs to the list or watch of `collection`, which is
+/// namespaced (`.../namespaces/NS/PLURAL`) or across namespaces (`.../PLURAL`).
+fn in_collection(path: &str, collection: &str) -> bool {
+    let (key_collection, _, key_sub) = split(path);
+    if key_sub.is_some() {
+        return false;
+    }
+    if collection.contains("/namespaces/") {
+        return key_collection == collection;
+    }
+    let plural = collection.rsplit('/').next().unwrap_or_default();
+    key_collection.ends_with(&format!("/{plural}"))
+        && key_collection.starts_with(collection.trim_end_matches(&format!("/{plural}")))
+}
+
+fn status(code: StatusCode, reason: &str, message: &str) -> Response<Body> {
     respond(
         code,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -54,11 +132,47 @@ fn status(code: StatusCode, reason: &str, message: &str) -> Response<Full<Bytes>
     )
 }
 
-fn respond(code: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+fn respond(code: StatusCode, body: &Value) -> Response<Body> {
     Response::builder()
         .status(code)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
+        .body(Full::new(Bytes::from(body.to_string())).boxed_unsync())
+        .expect("valid response")
+}
+
+/// A watch answer: the changes after the requested version, then every live one, as JSON lines.
+fn watch(
+    replay: Vec<Change>,
+    live: broadcast::Receiver<Change>,
+    collection: String,
+    selector: String,
+) -> Response<Body> {
+    let last_replayed = replay.last().map(|c| c.version).unwrap_or(0);
+    let relevant = move |change: &Change| {
+        in_collection(&change.path, &collection) && matches_selector(&change.object, &selector)
+    };
+    let relevant_live = relevant.clone();
+    let replayed = futures::stream::iter(replay.into_iter().filter(relevant));
+    let live = futures::stream::unfold(live, |mut live| async move {
+        loop {
+            match live.recv().await {
+                Ok(change) => return Some((change, live)),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .filter(move |change| {
+        futures::future::ready(change.version > last_replayed && relevant_live(change))
+    });
+    let lines = replayed.chain(live).map(|change| {
+        let line = json!({"type": change.kind, "object": change.object}).to_string() + "\n";
+        Ok::<_, Infallible>(Frame::data(Bytes::from(line)))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(StreamBody::new(lines).boxed_unsync())
         .expect("valid response")
 }
 
@@ -141,7 +255,7 @@ impl FakeApi {
         value["kind"] = json!(K::kind(&()));
         let mut state = self.state.lock().expect("fake api lock");
         Self::stamp_new(&mut state, &mut value);
-        state.objects.insert(path, value);
+        state.store(path, value);
     }
 
     /// The stored object at `K`'s path in `namespace`.
@@ -178,12 +292,14 @@ impl FakeApi {
         let mut state = self.state.lock().expect("fake api lock");
         state.version += 1;
         let version = state.version;
-        let object = state
+        let mut object = state
             .objects
-            .get_mut(&path)
+            .get(&path)
+            .cloned()
             .expect("object to modify exists");
-        change(object);
+        change(&mut object);
         object["metadata"]["resourceVersion"] = json!(version.to_string());
+        state.store(path, object);
     }
 
     /// Every request answered so far.
@@ -227,7 +343,7 @@ impl FakeApi {
         }
     }
 
-    fn handle(&self, parts: &http::request::Parts, body: &[u8]) -> Response<Full<Bytes>> {
+    fn handle(&self, parts: &http::request::Parts, body: &[u8]) -> Response<Body> {
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or_default().to_owned();
         let mut state = self.state.lock().expect("fake api lock");
@@ -263,31 +379,24 @@ impl FakeApi {
 
         match (&parts.method, name) {
             (&Method::GET, None) => {
-                if query_value(&query, "watch").as_deref() == Some("true") {
-                    return status(
-                        StatusCode::METHOD_NOT_ALLOWED,
-                        "MethodNotAllowed",
-                        "the fake API does not watch",
-                    );
-                }
                 let selector = query_value(&query, "labelSelector").unwrap_or_default();
-                let all_namespaces = !collection.contains("/namespaces/");
-                let plural = collection.rsplit('/').next().unwrap_or_default().to_owned();
+                if query_value(&query, "watch").as_deref() == Some("true") {
+                    let since: u64 = query_value(&query, "resourceVersion")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let replay = state
+                        .changes
+                        .iter()
+                        .filter(|c| c.version > since)
+                        .cloned()
+                        .collect();
+                    let live = state.live.subscribe();
+                    return watch(replay, live, collection, selector);
+                }
                 let items: Vec<Value> = state
                     .objects
                     .iter()
-                    .filter(|(key, _)| {
-                        let (key_collection, _, key_sub) = split(key);
-                        key_sub.is_none()
-                            && if all_namespaces {
-                                key_collection.ends_with(&format!("/{plural}"))
-                                    && key_collection.starts_with(
-                                        collection.trim_end_matches(&format!("/{plural}")),
-                                    )
-                            } else {
-                                key_collection == collection
-                            }
-                    })
+                    .filter(|(key, _)| in_collection(key, &collection))
                     .map(|(_, v)| v.clone())
                     .filter(|v| matches_selector(v, &selector))
                     .collect();
@@ -322,7 +431,7 @@ impl FakeApi {
                     );
                 }
                 Self::stamp_new(&mut state, &mut object);
-                state.objects.insert(key, object.clone());
+                state.store(key.clone(), object.clone());
                 respond(StatusCode::CREATED, &object)
             }
             (method, Some(name)) => {
@@ -340,7 +449,7 @@ impl FakeApi {
                     {
                         let mut object = body;
                         Self::stamp_new(&mut state, &mut object);
-                        state.objects.insert(key, object.clone());
+                        state.store(key.clone(), object.clone());
                         respond(StatusCode::CREATED, &object)
                     }
                     (&Method::PATCH, Some(mut object)) => {
@@ -402,9 +511,9 @@ impl FakeApi {
                                 .as_array()
                                 .is_none_or(|f| f.is_empty());
                         if finalized {
-                            state.objects.remove(&key);
+                            state.remove(&key);
                         } else {
-                            state.objects.insert(key, object.clone());
+                            state.store(key.clone(), object.clone());
                         }
                         respond(StatusCode::OK, &object)
                     }
@@ -421,7 +530,7 @@ impl FakeApi {
                         }
                         state.version += 1;
                         object["metadata"]["resourceVersion"] = json!(state.version.to_string());
-                        state.objects.insert(key, object.clone());
+                        state.store(key.clone(), object.clone());
                         respond(StatusCode::OK, &object)
                     }
                     (&Method::DELETE, Some(mut object)) => {
@@ -433,9 +542,9 @@ impl FakeApi {
                             state.version += 1;
                             object["metadata"]["resourceVersion"] =
                                 json!(state.version.to_string());
-                            state.objects.insert(key, object.clone());
+                            state.store(key.clone(), object.clone());
                         } else {
-                            state.objects.remove(&key);
+                            state.remove(&key);
                         }
                         respond(StatusCode::OK, &object)
                     }

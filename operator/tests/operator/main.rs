@@ -3,10 +3,12 @@
 //! started by `e2e/stack/up.sh`. The Kubernetes API server is the one part replaced by a
 //! stand-in, [`fake_api`], since none can run on the build machines.
 
+mod controllers;
 mod fake_api;
 mod file_mode;
 mod fixture;
 mod gateways;
+mod leader;
 mod render;
 mod webhooks;
 

@@ -1,0 +1,138 @@
+//! Both controllers running as `webhook-operator run` runs them, fed by watches of the fake API
+//! server, against a real PostgreSQL database.
+
+use std::time::Duration;
+
+use futures::FutureExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use serde_json::json;
+use webhook_crds::{Conditions, Webhook, WebhookGateway};
+use webhook_operator::run;
+
+use crate::fixture::{self, Fixture, GATEWAY, NAMESPACE, webhook};
+use crate::support::eventually;
+
+/// Starts the controllers on the fixture's fake cluster; they stop when the test ends.
+fn start(fixture: &Fixture) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run::controllers(
+        fixture.api.client(),
+        fixture.context.clone(),
+        Some(NAMESPACE.to_owned()),
+        futures::future::pending().boxed().shared(),
+    ))
+}
+
+fn is_ready(webhook: Option<Webhook>) -> bool {
+    webhook
+        .and_then(|w| w.status)
+        .is_some_and(|s| s.conditions.is_ready())
+}
+
+async fn delete(fixture: &Fixture, path: &str) {
+    fixture
+        .api
+        .client()
+        .request::<serde_json::Value>(http::Request::delete(path).body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_is_registered_and_unregistered_through_the_watches() {
+    let fixture = Fixture::new().await;
+    let controllers = start(&fixture);
+    fixture.api.insert(&webhook("orders", json!({})));
+
+    let ready = eventually(Duration::from_secs(20), || async {
+        is_ready(fixture.webhook("orders"))
+    })
+    .await;
+    assert!(
+        ready,
+        "not Ready: {:?}",
+        fixture.webhook("orders").and_then(|w| w.status)
+    );
+    assert!(fixture.store().managed("orders").await.unwrap().is_some());
+    let children = eventually(Duration::from_secs(10), || async {
+        fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).is_some()
+    })
+    .await;
+    assert!(children, "the gateway's Deployment was not applied");
+
+    delete(
+        &fixture,
+        "/apis/webhooks.flowx.ai/v1alpha1/namespaces/payments/webhooks/orders",
+    )
+    .await;
+    let gone = eventually(Duration::from_secs(20), || async {
+        fixture.webhook("orders").is_none()
+    })
+    .await;
+    assert!(gone, "the finalizer was not released");
+    assert!(fixture.store().managed("orders").await.unwrap().is_none());
+    controllers.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_waiting_for_its_gateway_registers_as_soon_as_the_gateway_appears() {
+    let fixture = Fixture::new().await;
+    let controllers = start(&fixture);
+    fixture
+        .api
+        .insert(&webhook("orders", json!({"gatewayRef": {"name": "late"}})));
+    let waiting = eventually(Duration::from_secs(20), || async {
+        fixture
+            .webhook("orders")
+            .and_then(|w| w.status)
+            .and_then(|s| s.conditions.condition("Ready").map(|c| c.reason.clone()))
+            .as_deref()
+            == Some("GatewayNotFound")
+    })
+    .await;
+    assert!(waiting);
+
+    let mut late: WebhookGateway = fixture::gateway(&fixture.database.jdbc_url);
+    late.metadata.name = Some("late".to_owned());
+    fixture.api.insert(&late);
+
+    // Well before the 30 s retry of a webhook that is not Ready: the gateway's watch triggers it.
+    let ready = eventually(Duration::from_secs(10), || async {
+        is_ready(fixture.webhook("orders"))
+    })
+    .await;
+    assert!(
+        ready,
+        "{:?}",
+        fixture.webhook("orders").and_then(|w| w.status)
+    );
+    controllers.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_child_is_recreated() {
+    let fixture = Fixture::new().await;
+    let controllers = start(&fixture);
+    let applied = eventually(Duration::from_secs(20), || async {
+        fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).is_some()
+    })
+    .await;
+    assert!(applied);
+    let first_uid =
+        fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap()["metadata"]["uid"].clone();
+
+    delete(
+        &fixture,
+        "/apis/apps/v1/namespaces/payments/deployments/hooks",
+    )
+    .await;
+
+    let recreated = eventually(Duration::from_secs(10), || async {
+        fixture
+            .api
+            .get::<Deployment>(NAMESPACE, GATEWAY)
+            .is_some_and(|d| d["metadata"]["uid"] != first_uid)
+    })
+    .await;
+    assert!(recreated, "the Deployment was not applied again");
+    controllers.abort();
+}
