@@ -248,3 +248,186 @@ fn scheme_name(auth: &AuthScheme) -> &'static str {
 pub fn needs_secret(auth: &AuthScheme) -> bool {
     auth.secret_kind() != SecretKind::Nothing
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webhook(spec: Value) -> Webhook {
+        let mut value = json!({
+            "apiVersion": "webhooks.flowx.ai/v1alpha1",
+            "kind": "Webhook",
+            "metadata": {"name": "orders", "namespace": "shop"},
+            "spec": {
+                "gatewayRef": {"name": "hooks"},
+                "workspaceId": "ws-1",
+                "target": {"startEvent": "order_created"},
+                "auth": {"type": "api-key"},
+            },
+        });
+        for (key, field) in spec.as_object().unwrap() {
+            value["spec"][key] = field.clone();
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn every_field_reaches_the_registration() {
+        let new = registration(&webhook(json!({
+            "webhookId": "orders-v2",
+            "displayName": "Shop orders",
+            "description": "all of them",
+            "organizationId": "org-9",
+            "active": false,
+            "target": {"startEvent": "order_created", "topic": "orders.topic"},
+            "allowedSourceCidrs": ["192.0.2.0/24", "2001:db8::1"],
+            "limits": {"maxBodyBytes": 4096, "ratePerSecond": 20},
+            "forwardedHeaders": ["X-Shop-Domain"],
+            "idempotency": {"jsonPointer": "/id", "ttlSeconds": 60},
+            "response": {"status": 204},
+        })))
+        .unwrap();
+
+        assert_eq!(new.id, "orders-v2");
+        assert_eq!(new.name, "Shop orders");
+        assert_eq!(new.description.as_deref(), Some("all of them"));
+        assert_eq!(new.organization_id.as_deref(), Some("org-9"));
+        assert!(!new.active);
+        assert_eq!(new.topic.as_deref(), Some("orders.topic"));
+        assert_eq!(new.start_event.as_deref(), Some("order_created"));
+        assert_eq!(
+            new.allowed_cidrs,
+            [
+                "192.0.2.0/24".parse::<IpNet>().unwrap(),
+                "2001:db8::1/128".parse().unwrap()
+            ]
+        );
+        assert_eq!(new.max_body_bytes, Some(4096));
+        let rate = new.rate_limit.unwrap();
+        assert_eq!(
+            (rate.per_second, rate.burst),
+            (20, 20),
+            "burst defaults to the rate"
+        );
+        assert_eq!(new.forwarded_headers, ["X-Shop-Domain"]);
+        assert_eq!(new.idempotency.json_pointer.as_deref(), Some("/id"));
+        assert_eq!(new.idempotency.ttl_seconds, Some(60));
+        assert_eq!(new.response.status, 204);
+        assert_eq!(new.managed_by, MANAGED_BY);
+        assert_eq!(owner(&webhook(json!({}))), "shop/orders");
+        assert_eq!(webhook_id(&webhook(json!({}))), "orders");
+    }
+
+    #[test]
+    fn auth_settings_become_the_gateway_scheme() {
+        let hmac = webhook(json!({"auth": {
+            "type": "hmac",
+            "toleranceSeconds": 120,
+            "hmac": {"header": "X-Signature", "algorithm": "sha512", "encoding": "base64",
+                     "prefix": "v1=", "timestampHeader": "X-Timestamp",
+                     "signedContent": "{timestamp}.{body}"},
+        }}));
+        assert_eq!(
+            serde_json::to_value(auth_scheme(&hmac).unwrap()).unwrap(),
+            json!({"type": "hmac", "header": "X-Signature", "algorithm": "sha512",
+                   "encoding": "base64", "prefix": "v1=", "timestamp_header": "X-Timestamp",
+                   "signed_content": "{timestamp}.{body}", "tolerance_seconds": 120})
+        );
+        let basic = webhook(json!({"auth": {"type": "basic", "basic": {"username": "claims"}}}));
+        assert_eq!(
+            serde_json::to_value(auth_scheme(&basic).unwrap()).unwrap(),
+            json!({"type": "basic", "username": "claims"})
+        );
+        let stripe = webhook(json!({"auth": {"type": "stripe", "toleranceSeconds": 30}}));
+        assert_eq!(
+            serde_json::to_value(auth_scheme(&stripe).unwrap()).unwrap(),
+            json!({"type": "stripe", "tolerance_seconds": 30})
+        );
+        assert!(!needs_secret(
+            &auth_scheme(&webhook(json!({"auth": {"type": "none"}}))).unwrap()
+        ));
+    }
+
+    #[test]
+    fn what_the_api_server_may_not_have_checked_is_refused_here() {
+        let problem = |spec: Value| registration(&webhook(spec)).unwrap_err();
+        assert!(problem(json!({"allowedSourceCidrs": ["10.0.0.0/33"]})).contains("10.0.0.0/33"));
+        assert!(problem(json!({"limits": {"burst": 5}})).contains("needs limits.ratePerSecond"));
+        assert!(problem(json!({"limits": {"ratePerSecond": -1}})).contains("must not be negative"));
+        assert!(problem(json!({"response": {"status": 70000}})).contains("response.status"));
+        assert!(problem(json!({"webhookId": "../etc"})).contains("id: must match"));
+        assert!(problem(json!({"auth": {"type": "hmac"}})).starts_with("auth:"));
+        assert!(problem(json!({"auth": {"type": "carrier-pigeon"}})).starts_with("auth:"));
+    }
+
+    #[test]
+    fn a_stored_credential_matches_only_the_same_secret_under_the_current_key() {
+        let api_key = AuthScheme::ApiKey;
+        let stored =
+            |kind: &str, hash: Option<&str>, sealed: Option<(String, Vec<u8>)>| StoredCredential {
+                kind: kind.to_owned(),
+                secret_hash: hash.map(|h| api_key::hash(h).to_vec()),
+                key_id: sealed.as_ref().map(|(id, _)| id.clone()),
+                sealed: sealed.map(|(_, bytes)| bytes),
+                expires_at: None,
+            };
+        let none = SealingKeys::parse("", None).unwrap();
+        assert!(credential_matches(
+            &[stored("api_key", Some("k1"), None)],
+            &api_key,
+            "w",
+            "k1",
+            &none
+        ));
+        assert!(!credential_matches(
+            &[stored("api_key", Some("k1"), None)],
+            &api_key,
+            "w",
+            "k2",
+            &none
+        ));
+        assert!(!credential_matches(&[], &api_key, "w", "k1", &none));
+        let two = [
+            stored("api_key", Some("k1"), None),
+            stored("api_key", Some("k0"), None),
+        ];
+        assert!(
+            !credential_matches(&two, &api_key, "w", "k1", &none),
+            "a rotation leftover is removed"
+        );
+
+        let old = SealingKeys::generate("old");
+        let new = SealingKeys::generate("new");
+        let before = SealingKeys::parse(&old, None).unwrap();
+        let after = SealingKeys::parse(&format!("{new},{old}"), Some("new")).unwrap();
+        let github = AuthScheme::Github;
+        let sealed = before.seal("w", b"s3cret").unwrap();
+        let credential = [stored("signing_secret", None, Some(sealed))];
+        assert!(credential_matches(
+            &credential,
+            &github,
+            "w",
+            "s3cret",
+            &before
+        ));
+        assert!(!credential_matches(
+            &credential,
+            &github,
+            "w",
+            "other",
+            &before
+        ));
+        assert!(
+            !credential_matches(&credential, &github, "w", "s3cret", &after),
+            "resealed under the new key"
+        );
+        assert!(matches!(
+            stored_credential(&github, "w", "s3cret", &none),
+            Err(CredentialError::NoSealingKey("github"))
+        ));
+        assert!(matches!(
+            stored_credential(&api_key, "w", "", &none),
+            Err(CredentialError::Empty)
+        ));
+    }
+}

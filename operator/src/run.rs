@@ -230,3 +230,51 @@ pub async fn controllers(
         .for_each(|_| futures::future::ready(()));
     futures::future::join(gateways, webhooks).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_without_any_variable() {
+        let settings = settings(&[]).unwrap();
+        assert_eq!(settings.metrics_address, "0.0.0.0:8080");
+        assert!(!settings.leader_election);
+        assert_eq!(settings.watch_namespace, None);
+        assert_eq!(settings.lease_name, "webhook-operator");
+    }
+
+    #[test]
+    fn leader_election_needs_a_pod_name_and_a_boolean() {
+        let error = settings(&[("WEBHOOK_OPERATOR_LEADER_ELECTION", "yes")]).unwrap_err();
+        assert!(
+            error.starts_with("WEBHOOK_OPERATOR_LEADER_ELECTION"),
+            "{error}"
+        );
+        let error = settings(&[("WEBHOOK_OPERATOR_LEADER_ELECTION", "true")]).unwrap_err();
+        assert!(error.contains("POD_NAME"), "{error}");
+        let on = settings(&[
+            ("WEBHOOK_OPERATOR_LEADER_ELECTION", "true"),
+            ("POD_NAME", "op-1"),
+            ("POD_NAMESPACE", "webhook-system"),
+            ("WEBHOOK_OPERATOR_WATCH_NAMESPACE", "flowx"),
+        ])
+        .unwrap();
+        assert!(on.leader_election);
+        assert_eq!(on.pod_name, "op-1");
+        assert_eq!(on.watch_namespace.as_deref(), Some("flowx"));
+    }
+}
