@@ -22,7 +22,7 @@ cargo fmt --all -- --check
 # close with the sum of them all.
 results=$(mktemp)
 status=0
-cargo test --workspace --locked 2>&1 | tee "$results" || status=$?
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$results" || status=$?
 # The chart, examples, dashboards and RBAC, checked offline (the RBAC check runs the operator
 # binary built above), then the real-cluster suite, which skips itself without KUBECONFIG.
 e2e/manifests/validate.sh || status=1

@@ -523,8 +523,8 @@ async fn kubernetes_managed_webhooks_are_visible_but_read_only() {
         .client()
         .await
         .batch_execute(
-            "INSERT INTO webhook_registrations (id, name, workspace_id, managed_by) \
-             VALUES ('from-git', 'From Git', 'ws-alpha', 'kubernetes')",
+            "INSERT INTO webhook_registrations (id, name, workspace_id, managed_by, owner) \
+             VALUES ('from-git', 'From Git', 'ws-alpha', 'kubernetes', 'flowx/from-git')",
         )
         .await
         .unwrap();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::controller::Action;
 use serde_json::json;
 use webhook_crds::{Conditions, WebhookGateway};
@@ -22,16 +23,20 @@ async fn reconcile(fixture: &Fixture) -> Action {
         .expect("reconcile succeeds")
 }
 
-fn condition(fixture: &Fixture, kind: &str) -> (String, String) {
+fn stored_condition(fixture: &Fixture, kind: &str) -> Condition {
     let gateway = fixture.gateway();
-    let condition = gateway
+    gateway
         .status
         .as_ref()
         .expect("status written")
         .conditions
         .condition(kind)
         .unwrap_or_else(|| panic!("no {kind} condition"))
-        .clone();
+        .clone()
+}
+
+fn condition(fixture: &Fixture, kind: &str) -> (String, String) {
+    let condition = stored_condition(fixture, kind);
     (condition.status, condition.reason)
 }
 
@@ -305,14 +310,7 @@ async fn a_missing_database_secret_is_reported() {
 async fn the_transition_time_moves_only_when_readiness_changes() {
     let fixture = Fixture::new().await;
     reconcile(&fixture).await;
-    let first = fixture
-        .gateway()
-        .status
-        .unwrap()
-        .conditions
-        .condition("Ready")
-        .unwrap()
-        .clone();
+    let first = stored_condition(&fixture, "Ready");
     fixture
         .api
         .modify::<WebhookGateway>(NAMESPACE, GATEWAY, |object| {
@@ -322,14 +320,7 @@ async fn the_transition_time_moves_only_when_readiness_changes() {
 
     reconcile(&fixture).await;
 
-    let second = fixture
-        .gateway()
-        .status
-        .unwrap()
-        .conditions
-        .condition("Ready")
-        .unwrap()
-        .clone();
+    let second = stored_condition(&fixture, "Ready");
     assert_eq!(second.status, "False");
     assert_eq!(second.observed_generation, Some(2));
     assert_eq!(second.last_transition_time, first.last_transition_time);

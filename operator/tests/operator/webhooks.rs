@@ -25,6 +25,16 @@ async fn reconcile(fixture: &Fixture, name: &str) -> Result<Action, Error> {
     webhook_controller::reconcile(std::sync::Arc::new(webhook), fixture.context.clone()).await
 }
 
+/// The stored revision of each registration; it grows with every write.
+async fn revisions(fixture: &Fixture, ids: &[&str]) -> Vec<i64> {
+    let mut revisions = Vec::new();
+    for id in ids {
+        let record = fixture.store().record(id).await.unwrap().unwrap();
+        revisions.push(record.registration.revision);
+    }
+    revisions
+}
+
 fn condition(webhook: &Webhook, kind: &str) -> (String, String, String) {
     let status = webhook.status.as_ref().expect("status written");
     let condition = status
@@ -115,24 +125,7 @@ async fn a_second_reconcile_without_changes_writes_nothing() {
     for name in ["orders", "stripe"] {
         reconcile(&fixture, name).await.unwrap();
     }
-    let before = vec![
-        fixture
-            .store()
-            .record("orders")
-            .await
-            .unwrap()
-            .unwrap()
-            .registration
-            .revision,
-        fixture
-            .store()
-            .record("stripe")
-            .await
-            .unwrap()
-            .unwrap()
-            .registration
-            .revision,
-    ];
+    let before = revisions(&fixture, &["orders", "stripe"]).await;
     fixture.take_writes();
 
     for name in ["orders", "stripe"] {
@@ -141,24 +134,7 @@ async fn a_second_reconcile_without_changes_writes_nothing() {
     }
 
     assert_eq!(fixture.take_writes(), Vec::<String>::new());
-    let after = vec![
-        fixture
-            .store()
-            .record("orders")
-            .await
-            .unwrap()
-            .unwrap()
-            .registration
-            .revision,
-        fixture
-            .store()
-            .record("stripe")
-            .await
-            .unwrap()
-            .unwrap()
-            .registration
-            .revision,
-    ];
+    let after = revisions(&fixture, &["orders", "stripe"]).await;
     assert_eq!(before, after, "the rows were rewritten");
 }
 
