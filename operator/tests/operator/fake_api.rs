@@ -53,6 +53,8 @@ struct State {
     failures: Vec<(Method, String, u16)>,
     /// Every change so far, for watches that start from an older resourceVersion.
     changes: Vec<Change>,
+    /// Whether `changes` is kept; without it watches see only what happens after they start.
+    history: bool,
     live: broadcast::Sender<Change>,
 }
 
@@ -64,6 +66,7 @@ impl Default for State {
             version: 0,
             failures: Vec::new(),
             changes: Vec::new(),
+            history: true,
             live: broadcast::channel(4096).0,
         }
     }
@@ -77,7 +80,9 @@ impl State {
             kind,
             object: object.clone(),
         };
-        self.changes.push(change.clone());
+        if self.history {
+            self.changes.push(change.clone());
+        }
         let _ = self.live.send(change);
     }
 
@@ -300,6 +305,13 @@ impl FakeApi {
         change(&mut object);
         object["metadata"]["resourceVersion"] = json!(version.to_string());
         state.store(path, object);
+    }
+
+    /// Stops keeping past changes, for runs without watches that should not grow with them.
+    pub fn forget_history(&self) {
+        let mut state = self.state.lock().expect("fake api lock");
+        state.history = false;
+        state.changes = Vec::new();
     }
 
     /// Every request answered so far.
