@@ -122,6 +122,19 @@ async fn floor(fixture: &Fixture, names: &[String], concurrency: usize) -> Durat
     started.elapsed()
 }
 
+/// The sum of every registration's revision, which each write of a row raises.
+async fn revisions(fixture: &Fixture) -> i64 {
+    let client = fixture.database.client().await;
+    let row = client
+        .query_one(
+            "SELECT COALESCE(sum(revision), 0)::bigint FROM webhook_registrations",
+            &[],
+        )
+        .await
+        .unwrap();
+    row.get(0)
+}
+
 #[tokio::main]
 async fn main() {
     let count = setting("BENCH_WEBHOOKS", 1000);
@@ -169,9 +182,11 @@ async fn main() {
         count as f64 / first.as_secs_f64()
     );
 
+    let rows_before = revisions(&fixture).await;
     let (steady, steady_writes, steady_failed) = pass(&fixture, &names, concurrency).await;
+    let row_writes = revisions(&fixture).await - rows_before;
     println!(
-        "steady pass:  {:>7.2} s  {:>6.0} webhooks/s  {steady_writes} API writes  {steady_failed} failed",
+        "steady pass:  {:>7.2} s  {:>6.0} webhooks/s  {steady_writes} API writes  {row_writes} row writes  {steady_failed} failed",
         steady.as_secs_f64(),
         count as f64 / steady.as_secs_f64()
     );
@@ -192,9 +207,9 @@ async fn main() {
         } else {
             "NOT met"
         },
-        if steady_writes == 0 { "met" } else { "NOT met" }
+        if steady_writes == 0 && row_writes == 0 { "met" } else { "NOT met" }
     );
-    if steady_writes != 0 || first_failed != 0 || ready != count {
+    if steady_writes != 0 || row_writes != 0 || first_failed != 0 || ready != count {
         std::process::exit(1);
     }
 }
