@@ -207,7 +207,11 @@ async fn main() {
         } else {
             "NOT met"
         },
-        if steady_writes == 0 && row_writes == 0 { "met" } else { "NOT met" }
+        if steady_writes == 0 && row_writes == 0 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     if steady_writes != 0 || row_writes != 0 || first_failed != 0 || ready != count {
         std::process::exit(1);

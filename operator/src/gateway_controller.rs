@@ -13,7 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use webhook_crds::{ConditionStatus, Conditions, WebhookGateway, WebhookGatewayStatus};
 
 use crate::context::Context;
@@ -245,7 +245,15 @@ pub async fn reconcile_gateway(
         api.patch_status(
             &name,
             &PatchParams::default(),
-            &Patch::Merge(json!({"status": status})),
+            &Patch::Merge(crate::status::patch(
+                &status,
+                &[
+                    "conditions",
+                    "observedGeneration",
+                    "availableReplicas",
+                    "publicUrl",
+                ],
+            )),
         )
         .await?;
         report.status_written = true;

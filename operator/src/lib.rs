@@ -15,6 +15,7 @@ pub mod permissions;
 pub mod registration;
 pub mod render;
 pub mod run;
+pub mod status;
 pub mod sync;
 pub mod webhook_controller;
 

@@ -148,6 +148,14 @@ pub async fn reconcile_webhook(
         Err(error) => {
             let reason = error.reason();
             let message = error.to_string();
+            // A URL that no registration of this resource serves is not shown; one that a
+            // passing outage or a missing Secret only keeps from updating still is.
+            if matches!(
+                error,
+                Error::GatewayNotFound(_) | Error::IdConflict(_) | Error::InvalidSpec(_)
+            ) {
+                status.url = None;
+            }
             let credential_fault = matches!(error, Error::SecretMissing(_));
             if credential_fault {
                 conditions.set_condition(
@@ -186,7 +194,16 @@ pub async fn reconcile_webhook(
             .patch_status(
                 &webhook.name_any(),
                 &PatchParams::default(),
-                &Patch::Merge(json!({"status": status})),
+                &Patch::Merge(crate::status::patch(
+                    &status,
+                    &[
+                        "conditions",
+                        "observedGeneration",
+                        "url",
+                        "webhookId",
+                        "credentialSecret",
+                    ],
+                )),
             )
             .await?;
         report.status_written = true;

@@ -4,6 +4,8 @@
 //! stand-in, [`fake_api`], since none can run on the build machines.
 
 mod controllers;
+/// Shared with the reconcile benchmark, which uses parts the tests do not.
+#[allow(dead_code)]
 mod fake_api;
 mod file_mode;
 mod fixture;

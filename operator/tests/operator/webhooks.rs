@@ -476,3 +476,40 @@ async fn the_finalizer_patch_refuses_a_stale_resource_version() {
     assert_eq!(stored.metadata.labels.unwrap()["team"], "payments");
     assert!(stored.metadata.finalizers.is_none());
 }
+
+#[tokio::test]
+async fn the_url_follows_the_gateways_public_address() {
+    let fixture = Fixture::new().await;
+    fixture.api.insert(&webhook("orders", json!({})));
+    reconcile(&fixture, "orders").await.unwrap();
+
+    fixture
+        .api
+        .modify::<WebhookGateway>(NAMESPACE, "hooks", |object| {
+            object["spec"]["publicUrl"] = json!("https://events.example.org/");
+        });
+    reconcile(&fixture, "orders").await.unwrap();
+    let status = fixture.webhook("orders").unwrap().status.unwrap();
+    assert_eq!(
+        status.url.as_deref(),
+        Some("https://events.example.org/webhooks/orders")
+    );
+
+    fixture
+        .api
+        .modify::<WebhookGateway>(NAMESPACE, "hooks", |object| {
+            object["spec"].as_object_mut().unwrap().remove("publicUrl");
+            object["spec"].as_object_mut().unwrap().remove("ingress");
+        });
+    reconcile(&fixture, "orders").await.unwrap();
+    let stored = fixture.api.get::<Webhook>(NAMESPACE, "orders").unwrap();
+    assert!(
+        stored["status"].get("url").is_none(),
+        "a URL without an address stays: {}",
+        stored["status"]
+    );
+    assert_eq!(
+        condition(&fixture.webhook("orders").unwrap(), "Ready").0,
+        "True"
+    );
+}
