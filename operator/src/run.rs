@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::ObjectRef;
@@ -150,6 +151,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether `webhook` takes its credential from the Secret `name` of its namespace, named or
+/// generated.
+fn uses_secret(webhook: &Webhook, name: &str) -> bool {
+    let named = webhook
+        .spec
+        .auth
+        .secret_ref
+        .as_ref()
+        .map(|r| r.name.as_str());
+    named == Some(name)
+        || (named.is_none() && crate::registration::generated_secret_name(webhook) == name)
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 async fn shutdown_signal() {
     let mut terminate = match signal(SignalKind::terminate()) {
@@ -204,6 +218,7 @@ pub async fn controllers(
         watcher::Config::default(),
     );
     let store = webhook_controller.store();
+    let secret_users = store.clone();
     // Every change of a gateway, status included, looks at its webhooks again: a gateway whose
     // database became reachable again lets them register without waiting for their retry.
     let webhooks = webhook_controller
@@ -217,6 +232,22 @@ pub async fn controllers(
                     .state()
                     .into_iter()
                     .filter(|w| w.namespace() == namespace && w.spec.gateway_ref.name == name)
+                    .map(|w| ObjectRef::from_obj(&*w))
+                    .collect::<Vec<_>>()
+            },
+        )
+        // A Secret a webhook takes its credential from: its new value is registered at once.
+        // Only metadata is watched, so no Secret's data is held or streamed.
+        .watches(
+            api::<PartialObjectMeta<Secret>>(&client, &namespace),
+            watcher::Config::default(),
+            move |secret| {
+                let namespace = secret.namespace();
+                let name = secret.name_any();
+                secret_users
+                    .state()
+                    .into_iter()
+                    .filter(|w| w.namespace() == namespace && uses_secret(w, &name))
                     .map(|w| ObjectRef::from_obj(&*w))
                     .collect::<Vec<_>>()
             },

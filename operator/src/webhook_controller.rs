@@ -299,10 +299,10 @@ async fn generated_secret(
 ) -> Result<(String, bool), Error> {
     let name = registration::generated_secret_name(webhook);
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), namespace);
-    if let Some(existing) = secrets.get_opt(&name).await? {
-        if let Some(value) = secret_key(&existing, GENERATED_SECRET_KEY) {
-            return Ok((value, false));
-        }
+    if let Some(existing) = secrets.get_opt(&name).await?
+        && let Some(value) = secret_key(&existing, GENERATED_SECRET_KEY)
+    {
+        return Ok((value, false));
     }
     let value = credentials::generate(auth);
     let secret = Secret {

@@ -136,3 +136,46 @@ async fn a_deleted_child_is_recreated() {
     assert!(recreated, "the Deployment was not applied again");
     controllers.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_is_registered_at_once() {
+    let fixture = Fixture::new().await;
+    let controllers = start(&fixture);
+    fixture.api.insert(&fixture::secret(
+        "orders-key",
+        "key",
+        "whk_before-rotation-000000",
+    ));
+    fixture.api.insert(&webhook(
+        "orders",
+        json!({"auth": {"secretRef": {"name": "orders-key", "key": "key"}}}),
+    ));
+    let ready = eventually(Duration::from_secs(20), || async {
+        is_ready(fixture.webhook("orders"))
+    })
+    .await;
+    assert!(ready);
+    // The gateway's first status write triggers its webhooks too; let it pass, so that only the
+    // Secret's change can trigger the next reconcile.
+    let gateway_settled = eventually(Duration::from_secs(10), || async {
+        fixture.gateway().status.is_some()
+    })
+    .await;
+    assert!(gateway_settled);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    fixture.api.insert(&fixture::secret(
+        "orders-key",
+        "key",
+        "whk_after-rotation-111111",
+    ));
+
+    let expected = webhook_gateway::auth::api_key::hash("whk_after-rotation-111111").to_vec();
+    let rotated = eventually(Duration::from_secs(10), || async {
+        let row = fixture.store().managed("orders").await.unwrap().unwrap();
+        row.credentials.len() == 1 && row.credentials[0].secret_hash.as_ref() == Some(&expected)
+    })
+    .await;
+    assert!(rotated, "the new key was not registered");
+    controllers.abort();
+}
