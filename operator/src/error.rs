@@ -1,5 +1,12 @@
 //! Why a reconcile did not finish, sorted by the condition reason it reports.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+
+use crate::context::Context;
+
 /// A reconcile failure. Each variant is one condition reason, so the message can go straight
 /// into the resource's status.
 #[derive(Debug, thiserror::Error)]
@@ -41,4 +48,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::DatabaseUnavailable(_) | Self::Kubernetes(_))
     }
+}
+
+/// The controllers' error policy: a failed reconcile is tried again after 15 s, since what
+/// failed (the API server, the database) is usually back by then.
+pub fn retry_later<K>(_object: Arc<K>, _error: &Error, _context: Arc<Context>) -> Action {
+    Action::requeue(Duration::from_secs(15))
 }

@@ -82,15 +82,6 @@ pub async fn reconcile(
     })
 }
 
-/// Retry after a failed reconcile; the API may be briefly unavailable.
-pub fn error_policy(
-    _gateway: Arc<WebhookGateway>,
-    _error: &Error,
-    _context: Arc<Context>,
-) -> Action {
-    Action::requeue(Duration::from_secs(15))
-}
-
 /// One reconcile: applies what changed, deletes what is no longer wanted, updates status.
 /// Returns what it did and whether the gateway is Ready.
 pub async fn reconcile_gateway(

@@ -208,7 +208,7 @@ pub async fn controllers(
     .graceful_shutdown_on(shutdown.clone())
     .run(
         gateway_controller::reconcile,
-        gateway_controller::error_policy,
+        crate::error::retry_later,
         context.clone(),
     )
     .for_each(|_| futures::future::ready(()));
@@ -255,7 +255,7 @@ pub async fn controllers(
         .graceful_shutdown_on(shutdown)
         .run(
             webhook_controller::reconcile,
-            webhook_controller::error_policy,
+            crate::error::retry_later,
             context,
         )
         .for_each(|_| futures::future::ready(()));

@@ -77,10 +77,6 @@ pub async fn reconcile(webhook: Arc<Webhook>, context: Arc<Context>) -> Result<A
     })
 }
 
-pub fn error_policy(_webhook: Arc<Webhook>, _error: &Error, _context: Arc<Context>) -> Action {
-    Action::requeue(Duration::from_secs(15))
-}
-
 /// One reconcile. Returns what it did and whether the webhook is Ready.
 pub async fn reconcile_webhook(
     webhook: &Webhook,

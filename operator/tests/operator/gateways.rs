@@ -85,17 +85,9 @@ async fn first_reconcile_applies_every_child_and_reports_not_ready_until_pods_ar
     .iter()
     .map(|s| s.to_string())
     .chain(
-        [
-            "kafka",
-            "postgresql",
-            "redis",
-            "keycloak",
-            "spicedb",
-            "organization-manager",
-            "authorization-system",
-        ]
-        .iter()
-        .map(|d| format!("networkpolicies/hooks-egress-{d}")),
+        crate::EGRESS_ROWS
+            .iter()
+            .map(|d| format!("networkpolicies/hooks-egress-{d}")),
     )
     .collect();
     expected.sort();

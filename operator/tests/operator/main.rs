@@ -18,3 +18,14 @@ mod webhooks;
 #[allow(dead_code)]
 #[path = "../../../gateway/tests/integration/support.rs"]
 mod support;
+
+/// The egress rows of the setup guide's network policy table, by the suffix of their pod label.
+pub const EGRESS_ROWS: [&str; 7] = [
+    "kafka",
+    "postgresql",
+    "redis",
+    "keycloak",
+    "spicedb",
+    "organization-manager",
+    "authorization-system",
+];

@@ -135,15 +135,7 @@ fn every_child_is_owned_by_the_gateway_and_labelled_for_pruning() {
 
 #[test]
 fn one_egress_policy_per_enabled_row_selecting_pods_by_its_label() {
-    let all = [
-        "kafka",
-        "postgresql",
-        "redis",
-        "keycloak",
-        "spicedb",
-        "organization-manager",
-        "authorization-system",
-    ];
+    let all = crate::EGRESS_ROWS;
     let cases = [
         (gateway(MINIMAL), all.to_vec()),
         (

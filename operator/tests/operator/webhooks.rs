@@ -370,7 +370,7 @@ async fn an_unreachable_database_is_reported_and_the_reconcile_fails_for_a_retry
     );
     let webhook = std::sync::Arc::new(stored);
     assert_eq!(
-        webhook_controller::error_policy(webhook, &error, fixture.context.clone()),
+        webhook_operator::error::retry_later(webhook, &error, fixture.context.clone()),
         Action::requeue(Duration::from_secs(15))
     );
 }
