@@ -10,9 +10,9 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
 use serde_json::Value;
 use webhook_crds::{ConditionStatus, Conditions, WebhookGateway, WebhookGatewayStatus};
 
@@ -273,15 +273,4 @@ async fn apply(context: &Context, namespace: &str, child: &Child) -> Result<(), 
     )
     .await?;
     Ok(())
-}
-
-/// Whether `object` is owned by a gateway, for mapping child events back to it.
-pub fn owner_gateway(object: &impl Resource) -> Option<String> {
-    object
-        .meta()
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.kind == KIND && o.api_version.starts_with(webhook_crds::GROUP))
-        .map(|o| o.name.clone())
 }

@@ -161,15 +161,6 @@ pub enum CredentialError {
     Empty,
 }
 
-fn kind_label(kind: SecretKind) -> &'static str {
-    match kind {
-        SecretKind::ApiKey => "api_key",
-        SecretKind::Hashed => "token",
-        SecretKind::Recoverable => "signing_secret",
-        SecretKind::Nothing => "none",
-    }
-}
-
 /// Whether the stored credentials are exactly `secret` for `auth`: one credential, of the
 /// scheme's kind, not expiring, with the same value, sealed under the current key.
 pub fn credential_matches(
@@ -180,11 +171,11 @@ pub fn credential_matches(
     sealing: &SealingKeys,
 ) -> bool {
     let kind = auth.secret_kind();
-    if kind == SecretKind::Nothing {
+    let Some(stored_kind) = NewCredential::kind_of(kind) else {
         return stored.is_empty();
-    }
+    };
     let [credential] = stored else { return false };
-    if credential.kind != kind_label(kind) || credential.expires_at.is_some() {
+    if credential.kind != stored_kind || credential.expires_at.is_some() {
         return false;
     }
     match kind {
@@ -223,25 +214,13 @@ pub fn stored_credential(
         SecretKind::Hashed => Some(NewCredential::Token(api_key::hash(secret))),
         SecretKind::Recoverable => {
             if !sealing.is_configured() {
-                return Err(CredentialError::NoSealingKey(scheme_name(auth)));
+                return Err(CredentialError::NoSealingKey(auth.name()));
             }
             let (key_id, sealed) = sealing.seal(webhook_id, secret.as_bytes())?;
             Some(NewCredential::SigningSecret { key_id, sealed })
         }
         SecretKind::Nothing => None,
     })
-}
-
-fn scheme_name(auth: &AuthScheme) -> &'static str {
-    match auth {
-        AuthScheme::StandardWebhooks { .. } => "standard-webhooks",
-        AuthScheme::Github => "github",
-        AuthScheme::Stripe { .. } => "stripe",
-        AuthScheme::Slack { .. } => "slack",
-        AuthScheme::Shopify => "shopify",
-        AuthScheme::Hmac { .. } => "hmac",
-        _ => "these",
-    }
 }
 
 /// Whether `auth` takes a credential at all.

@@ -90,13 +90,9 @@ fn credential_error(auth: &AuthScheme, error: crate::registration::CredentialErr
     use crate::registration::CredentialError;
     match error {
         CredentialError::NoSealingKey(_) => Error::SecretMissing(error.to_string()),
-        CredentialError::Empty => Error::SecretMissing(format!(
-            "the {} credential is empty",
-            serde_json::to_value(auth)
-                .ok()
-                .and_then(|v| v["type"].as_str().map(str::to_owned))
-                .unwrap_or_default()
-        )),
+        CredentialError::Empty => {
+            Error::SecretMissing(format!("the {} credential is empty", auth.name()))
+        }
         CredentialError::Seal(e) => Error::SecretMissing(e.to_string()),
     }
 }

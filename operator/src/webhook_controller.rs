@@ -13,9 +13,7 @@ use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
-use webhook_crds::{
-    ConditionStatus, Conditions, SecretKeyRef, Webhook, WebhookGateway, WebhookStatus,
-};
+use webhook_crds::{ConditionStatus, Conditions, Webhook, WebhookGateway, WebhookStatus};
 use webhook_gateway::auth::credentials;
 
 use crate::context::{Context, secret_key};
@@ -27,7 +25,8 @@ use crate::sync::{Outcome, sync};
 pub const KIND: &str = "Webhook";
 /// Finalizer that keeps a `Webhook` until its registration is deleted.
 pub const FINALIZER: &str = "webhooks.flowx.ai/registration";
-/// Webhooks are looked at again this often, so rotated Secrets reach the database.
+/// A Ready webhook is looked at again this often, which also picks up changes to its gateway's
+/// sealing keys and database password.
 const RESYNC: Duration = Duration::from_secs(300);
 
 /// What one reconcile did, for metrics and tests.
@@ -372,12 +371,4 @@ async fn set_finalizer(api: &Api<Webhook>, webhook: &Webhook, present: bool) -> 
     )
     .await?;
     Ok(())
-}
-
-/// The generated Secret reference of `webhook`, for display.
-pub fn generated_secret_ref(webhook: &Webhook) -> SecretKeyRef {
-    SecretKeyRef {
-        name: registration::generated_secret_name(webhook),
-        key: GENERATED_SECRET_KEY.to_owned(),
-    }
 }

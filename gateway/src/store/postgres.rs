@@ -14,7 +14,7 @@ use super::registration::{
     StoredKey,
 };
 use super::schema::{webhook_credentials, webhook_registrations};
-use crate::auth::scheme::AuthScheme;
+use crate::auth::scheme::{AuthScheme, SecretKind};
 use crate::config::{DatabaseConfig, parse_cidr};
 
 /// Longest wait for a pooled connection before the database counts as unavailable.
@@ -209,12 +209,24 @@ pub enum NewCredential {
 }
 
 impl NewCredential {
-    pub(super) fn kind(&self) -> &'static str {
-        match self {
-            Self::ApiKey(_) => "api_key",
-            Self::Token(_) => "token",
-            Self::SigningSecret { .. } => "signing_secret",
+    /// The `kind` column of credentials that hold a secret of `kind`; `None` for schemes
+    /// without one.
+    pub fn kind_of(kind: SecretKind) -> Option<&'static str> {
+        match kind {
+            SecretKind::ApiKey => Some("api_key"),
+            SecretKind::Hashed => Some("token"),
+            SecretKind::Recoverable => Some("signing_secret"),
+            SecretKind::Nothing => None,
         }
+    }
+
+    pub(super) fn kind(&self) -> &'static str {
+        let kind = match self {
+            Self::ApiKey(_) => SecretKind::ApiKey,
+            Self::Token(_) => SecretKind::Hashed,
+            Self::SigningSecret { .. } => SecretKind::Recoverable,
+        };
+        Self::kind_of(kind).expect("every credential holds a secret")
     }
 }
 
