@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use webhook_crds::WebhookGateway;
@@ -133,8 +134,19 @@ async fn apply(paths: &[PathBuf], namespace: &str) -> anyhow::Result<()> {
 }
 
 fn render_file(file: &PathBuf, image: String) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)?;
-    let gateway: WebhookGateway = serde_yaml::from_str(&text)?;
+    let name = file.display();
+    let text = std::fs::read_to_string(file).with_context(|| format!("{name}"))?;
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(&text).with_context(|| format!("{name}: not YAML"))?;
+    let kind = value
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or("<none>");
+    if kind != "WebhookGateway" {
+        anyhow::bail!("{name}: holds a {kind}, not a WebhookGateway");
+    }
+    let gateway: WebhookGateway = serde_yaml::from_value(value)
+        .with_context(|| format!("{name}: not a valid WebhookGateway"))?;
     for child in render::render(&gateway, &Defaults { image }) {
         print!("---\n{}", serde_yaml::to_string(&child.object)?);
     }

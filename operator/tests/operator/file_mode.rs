@@ -267,3 +267,48 @@ async fn every_example_webhook_is_accepted() {
     assert_eq!(report.matches(": created").count(), files, "{report}");
     assert_eq!(count_rows(&database).await, files as i64);
 }
+
+#[tokio::test]
+async fn malformed_sealing_keys_stop_apply_with_the_variable_named_and_write_nothing() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("webhooks.yaml"), WEBHOOKS).unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_webhook-operator"))
+        .env_clear()
+        .env("SPRING_DATASOURCE_URL", &database.jdbc_url)
+        .env(
+            "SPRING_DATASOURCE_USERNAME",
+            stack_var("SPRING_DATASOURCE_USERNAME"),
+        )
+        .env(
+            "SPRING_DATASOURCE_PASSWORD",
+            stack_var("SPRING_DATASOURCE_PASSWORD"),
+        )
+        .env("WEBHOOK_GATEWAY_SEALING_KEYS", "k1-without-a-key")
+        .args(["apply", "-f"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("WEBHOOK_GATEWAY_SEALING_KEYS"), "{stderr}");
+    assert!(
+        !stderr.contains("k1-without-a-key"),
+        "the value was echoed: {stderr}"
+    );
+    let client = database.client().await;
+    let tables = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'webhook_registrations'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        tables.get::<_, i64>(0),
+        0,
+        "nothing, not even the schema, is written"
+    );
+}

@@ -421,3 +421,45 @@ fn contains_ignores_added_fields_but_not_changed_ones() {
         serde_json::json!({"spec": {"replicas": 2, "ports": [{"port": 8080}, {"port": 9090}]}});
     assert!(!render::contains(&extra_port, &wanted));
 }
+
+fn render_command(yaml: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_webhook-operator"))
+        .args(["render", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_render_command_prints_every_child() {
+    let output = render_command(MINIMAL);
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(printed.matches("\nkind: NetworkPolicy\n").count(), 9);
+    assert_eq!(printed.matches("\nkind: Deployment\n").count(), 1);
+}
+
+#[test]
+fn the_render_command_refuses_what_is_not_a_gateway_and_names_the_file() {
+    for (yaml, problem) in [
+        (
+            "kind: Webhook\nspec: {}\n",
+            "holds a Webhook, not a WebhookGateway",
+        ),
+        (
+            "kind: WebhookGateway\nspec: {}\n",
+            "not a valid WebhookGateway",
+        ),
+        ("kind: [unclosed\n", "not YAML"),
+    ] {
+        let output = render_command(yaml);
+        assert!(!output.status.success(), "{yaml}");
+        assert!(output.stdout.is_empty(), "{yaml}: printed something");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("gateway.yaml: "), "{stderr}");
+        assert!(stderr.contains(problem), "{stderr}");
+    }
+}
