@@ -106,12 +106,7 @@ async fn receive(
                 .and_then(|value| value.to_str().ok()?.parse().ok()),
             latency_ms: seconds * 1000.0,
         };
-        let gateway = gateway.clone();
-        let webhook_id = webhook_id.into_inner();
-        // Off the answer's path: the delivery log is informative, never worth a delay.
-        actix_web::rt::spawn(
-            async move { gateway.deliveries.record(&webhook_id, &delivery).await },
-        );
+        gateway.deliveries.record(&webhook_id, delivery);
     }
     response
 }

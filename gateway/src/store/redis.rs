@@ -80,6 +80,18 @@ impl Redis {
         bounded(attempt).await
     }
 
+    /// Runs a pipeline of commands in one round trip, bounded by a short timeout.
+    pub async fn pipeline(&self, pipeline: &redis::Pipeline) -> Result<(), String> {
+        let attempt = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            pipeline
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        bounded(attempt).await
+    }
+
     /// Checks that Redis answers.
     pub async fn ping(&self) -> Result<(), String> {
         self.query::<String>(&redis::cmd("PING")).await.map(|_| ())

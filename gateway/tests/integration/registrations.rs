@@ -207,3 +207,64 @@ async fn the_command_line_refuses_bad_input_without_writing() {
         .unwrap();
     assert!(rows.is_empty());
 }
+
+#[tokio::test]
+async fn the_delivery_log_keeps_the_newest_hundred_per_webhook_newest_first() {
+    use std::sync::Arc;
+    use webhook_gateway::config::RedisConfig;
+    use webhook_gateway::store::deliveries::{Delivery, DeliveryLog, KEPT};
+    use webhook_gateway::store::redis::Redis;
+
+    let config = RedisConfig {
+        host: stack_var("SPRING_DATA_REDIS_HOST"),
+        port: stack_var("SPRING_DATA_REDIS_PORT").parse().unwrap(),
+        password: None,
+        ttl: Duration::from_secs(60),
+    };
+    // A database name of its own keeps this test's keys apart from every other test's.
+    let redis = Arc::new(Redis::new(&config, &crate::support::unique("delivery-log")).unwrap());
+    let log = DeliveryLog::new(redis);
+    let delivery = |n: u64| Delivery {
+        event_id: Some(format!("event-{n}")),
+        received_at: chrono::Utc::now(),
+        outcome: "accepted".to_owned(),
+        status: 202,
+        size_bytes: Some(n),
+        latency_ms: 1.0,
+    };
+    // Interleaved, so that batches carry both webhooks.
+    for n in 1..=250 {
+        log.record("busy", delivery(n));
+        if n % 50 == 0 {
+            log.record("quiet", delivery(n));
+        }
+    }
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let busy = loop {
+        let busy = log.recent("busy", 1000).await.unwrap();
+        if busy.first().and_then(|d| d.size_bytes) == Some(250) {
+            break busy;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the last delivery never reached the log: {busy:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let sizes: Vec<u64> = busy.iter().filter_map(|d| d.size_bytes).collect();
+    let expected: Vec<u64> = (251 - KEPT as u64..=250).rev().collect();
+    assert_eq!(sizes, expected, "newest first, only the last {KEPT}");
+
+    let quiet: Vec<u64> = log
+        .recent("quiet", 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|d| d.size_bytes)
+        .collect();
+    assert_eq!(quiet, vec![250, 200, 150, 100, 50]);
+
+    log.forget("busy").await;
+    assert!(log.recent("busy", 10).await.unwrap().is_empty());
+}
