@@ -106,7 +106,7 @@ async fn receive(
                 .and_then(|value| value.to_str().ok()?.parse().ok()),
             latency_ms: seconds * 1000.0,
         };
-        gateway.deliveries.record(&webhook_id, delivery);
+        gateway.deliveries.record(webhook_id.into_inner(), delivery);
     }
     response
 }

@@ -65,12 +65,8 @@ impl DeliveryLog {
 
     /// Queues a delivery for the log; the oldest beyond [`KEPT`] fall off. Never waits: when
     /// the queue is full the delivery is dropped and counted.
-    pub fn record(&self, webhook_id: &str, delivery: Delivery) {
-        if self
-            .queue
-            .try_send((webhook_id.to_owned(), delivery))
-            .is_err()
-        {
+    pub fn record(&self, webhook_id: String, delivery: Delivery) {
+        if self.queue.try_send((webhook_id, delivery)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }

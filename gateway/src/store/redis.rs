@@ -46,14 +46,8 @@ impl Redis {
 
     /// Runs one command, bounded by a short timeout.
     pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, String> {
-        let attempt = async {
-            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-            command
-                .query_async::<T>(&mut connection)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        bounded(attempt).await
+        self.exchange(async |connection| command.query_async(connection).await)
+            .await
     }
 
     /// Runs a Lua script, bounded by a short timeout.
@@ -63,33 +57,37 @@ impl Redis {
         keys: &[&str],
         args: &[String],
     ) -> Result<T, String> {
-        let attempt = async {
-            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-            let mut invocation = script.prepare_invoke();
-            for key in keys {
-                invocation.key(*key);
-            }
-            for arg in args {
-                invocation.arg(arg);
-            }
-            invocation
-                .invoke_async::<T>(&mut connection)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        bounded(attempt).await
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(*key);
+        }
+        for arg in args {
+            invocation.arg(arg);
+        }
+        self.exchange(async |connection| invocation.invoke_async(connection).await)
+            .await
     }
 
     /// Runs a pipeline of commands in one round trip, bounded by a short timeout.
     pub async fn pipeline(&self, pipeline: &redis::Pipeline) -> Result<(), String> {
+        self.exchange(async |connection| pipeline.query_async(connection).await)
+            .await
+    }
+
+    /// One exchange on a pooled connection; waiting for the connection counts against
+    /// [`COMMAND_TIMEOUT`].
+    async fn exchange<T>(
+        &self,
+        run: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, String> {
+        let limit = COMMAND_TIMEOUT.as_millis();
         let attempt = async {
             let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-            pipeline
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(|e| e.to_string())
+            run(&mut connection).await.map_err(|e| e.to_string())
         };
-        bounded(attempt).await
+        tokio::time::timeout(COMMAND_TIMEOUT, attempt)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {limit} ms")))
     }
 
     /// Checks that Redis answers.
@@ -111,14 +109,6 @@ impl Redis {
             tracing::warn!(target: "webhook_gateway::redis", "Redis: {message}");
         }
     }
-}
-
-/// Gives up on a Redis exchange after [`COMMAND_TIMEOUT`].
-async fn bounded<T>(attempt: impl Future<Output = Result<T, String>>) -> Result<T, String> {
-    let limit = COMMAND_TIMEOUT.as_millis();
-    tokio::time::timeout(COMMAND_TIMEOUT, attempt)
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {limit} ms")))
 }
 
 fn namespace_of(database: &str) -> String {

@@ -234,9 +234,9 @@ async fn the_delivery_log_keeps_the_newest_hundred_per_webhook_newest_first() {
     };
     // Interleaved, so that batches carry both webhooks.
     for n in 1..=250 {
-        log.record("busy", delivery(n));
+        log.record("busy".into(), delivery(n));
         if n % 50 == 0 {
-            log.record("quiet", delivery(n));
+            log.record("quiet".into(), delivery(n));
         }
     }
 
