@@ -82,14 +82,19 @@ pick_port() {
   echo "$port"
 }
 
-# True if the pid file names a live process whose command line contains $2
-# (guards against a stale pid file whose pid was reused by something else).
+# True if the pid file names a live (not zombie) process whose command line contains $2
+# (guards against a stale pid file whose pid was reused by something else). With an
+# empty $2 the command line is not read: it is empty for a moment while the process
+# execs, which would make a starting service look dead.
 pid_alive() {
-  local pid
+  local pid state
   [[ -s $1 ]] || return 1
   pid=$(<"$1")
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-    grep -qaF -- "$2" "/proc/$pid/cmdline" 2>/dev/null
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  # The state follows the command name, which is in parentheses and may hold spaces.
+  state=$(sed -n 's/^.*) \([A-Za-z]\).*$/\1/p' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]] || return 1
+  [[ -z $2 ]] || grep -qaF -- "$2" "/proc/$pid/cmdline" 2>/dev/null
 }
 
 # wait_until NAME LOG TIMEOUT PIDFILE COMMAND...: retry COMMAND until it
