@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
@@ -91,7 +91,8 @@ pub async fn reconcile_gateway(
     let namespace = gateway.namespace().unwrap_or_else(|| "default".to_owned());
     let name = gateway.name_any();
     let uid = gateway.uid();
-    let desired = render::render(gateway, &context.defaults);
+    let versions = secret_versions(context, &namespace, gateway).await?;
+    let desired = render::render_with_secrets(gateway, &context.defaults, &versions);
     let mut report = Report::default();
 
     let mut available_replicas = None;
@@ -261,6 +262,24 @@ pub async fn reconcile_gateway(
         return Err(error);
     }
     Ok((report, ready))
+}
+
+/// The current version of every Secret the gateway references, read as metadata only.
+async fn secret_versions(
+    context: &Context,
+    namespace: &str,
+    gateway: &WebhookGateway,
+) -> Result<render::SecretVersions, Error> {
+    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), namespace);
+    let mut versions = render::SecretVersions::new();
+    for name in render::referenced_secrets(&gateway.spec) {
+        let version = secrets
+            .get_metadata_opt(&name)
+            .await?
+            .and_then(|secret| secret.metadata.resource_version);
+        versions.insert(name, version);
+    }
+    Ok(versions)
 }
 
 async fn apply(context: &Context, namespace: &str, child: &Child) -> Result<(), Error> {

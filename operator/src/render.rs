@@ -2,7 +2,7 @@
 //! that run it out. Nothing here talks to the API server, so the output can be checked in
 //! snapshot tests and validated offline (`webhook-operator render`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
@@ -22,6 +22,10 @@ pub const FIELD_MANAGER: &str = "webhook-operator";
 pub const MANAGED_BY: &str = "webhook-operator";
 /// Annotation holding the hash of what the operator last applied to a child.
 pub const SPEC_HASH: &str = "webhooks.flowx.ai/spec-hash";
+/// Pod-template annotation holding a digest of the versions of every Secret the gateway's
+/// environment takes a value from: a changed Secret changes it, which rolls the pods so they
+/// read the new value.
+pub const SECRET_VERSIONS: &str = "webhooks.flowx.ai/secret-versions";
 /// The gateway's HTTP port, for callers, probes and scrapes alike.
 pub const HTTP_PORT: i32 = 8080;
 const DEFAULT_REPLICAS: i32 = 2;
@@ -191,8 +195,42 @@ fn destination_enabled(spec: &WebhookGatewaySpec, name: &str) -> bool {
         .unwrap_or(true)
 }
 
-/// The children of `gateway`, in the order they are applied.
+/// The `resourceVersion` of each Secret a gateway references, by name; `None` for a Secret
+/// that does not exist.
+pub type SecretVersions = BTreeMap<String, Option<String>>;
+
+/// The names of the Secrets `spec` takes values from, in its namespace.
+pub fn referenced_secrets(spec: &WebhookGatewaySpec) -> BTreeSet<String> {
+    let security = spec.security.as_ref();
+    [
+        Some(&spec.database.password_secret_ref),
+        spec.kafka.oauth.as_ref().map(|o| &o.client_secret_ref),
+        spec.redis.password_secret_ref.as_ref(),
+        security.and_then(|s| s.client_secret_ref.as_ref()),
+        security.and_then(|s| s.service_account_client_secret_ref.as_ref()),
+        spec.spicedb
+            .as_ref()
+            .and_then(|s| s.token_secret_ref.as_ref()),
+        spec.sealing.as_ref().map(|s| &s.keys_secret_ref),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|reference| reference.name.clone())
+    .collect()
+}
+
+/// The children of `gateway`, in the order they are applied, as they stand on their own.
 pub fn render(gateway: &WebhookGateway, defaults: &Defaults) -> Vec<Child> {
+    render_with_secrets(gateway, defaults, &SecretVersions::new())
+}
+
+/// The children of `gateway`, with the pod template marked by the `versions` of the Secrets it
+/// references (none when `versions` is empty).
+pub fn render_with_secrets(
+    gateway: &WebhookGateway,
+    defaults: &Defaults,
+    versions: &SecretVersions,
+) -> Vec<Child> {
     let name = gateway.metadata.name.as_deref().unwrap_or_default();
     let namespace = gateway.metadata.namespace.as_deref().unwrap_or("default");
     let owner = gateway.controller_owner_ref(&());
@@ -207,7 +245,7 @@ pub fn render(gateway: &WebhookGateway, defaults: &Defaults) -> Vec<Child> {
     };
 
     let mut children = vec![
-        Child::new::<Deployment>(deployment(name, spec, defaults, meta(name))),
+        Child::new::<Deployment>(deployment(name, spec, defaults, versions, meta(name))),
         Child::new::<Service>(json!({
             "apiVersion": "v1",
             "kind": "Service",
@@ -271,6 +309,7 @@ fn deployment(
     name: &str,
     spec: &WebhookGatewaySpec,
     defaults: &Defaults,
+    versions: &SecretVersions,
     metadata: Value,
 ) -> Value {
     let mut pod_labels = selector_labels(name);
@@ -295,6 +334,16 @@ fn deployment(
         pod_annotations.insert("prometheus.io/scrape", "true".to_owned());
         pod_annotations.insert("prometheus.io/port", HTTP_PORT.to_string());
         pod_annotations.insert("prometheus.io/path", "/actuator/prometheus".to_owned());
+    }
+    if !versions.is_empty() {
+        let listing: String = versions
+            .iter()
+            .map(|(secret, version)| format!("{secret}={}\n", version.as_deref().unwrap_or("")))
+            .collect();
+        pod_annotations.insert(
+            SECRET_VERSIONS,
+            hex::encode(Sha256::digest(listing.as_bytes())),
+        );
     }
     let probe = |path: &str, failures: i32| {
         json!({

@@ -164,6 +164,17 @@ fn uses_secret(webhook: &Webhook, name: &str) -> bool {
         || (named.is_none() && crate::registration::generated_secret_name(webhook) == name)
 }
 
+/// Whether the webhooks of `gateway` read the Secret `name`: the registration database's
+/// password or the sealing keys.
+fn gateway_uses_secret(gateway: &WebhookGateway, name: &str) -> bool {
+    gateway.spec.database.password_secret_ref.name == name
+        || gateway
+            .spec
+            .sealing
+            .as_ref()
+            .is_some_and(|s| s.keys_secret_ref.name == name)
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 async fn shutdown_signal() {
     let mut terminate = match signal(SignalKind::terminate()) {
@@ -193,25 +204,46 @@ pub async fn controllers(
         "app.kubernetes.io/managed-by={}",
         render::MANAGED_BY
     ));
-    let gateways = Controller::new(
+    let gateway_reconciler = Controller::new(
         api::<WebhookGateway>(&client, &namespace),
         watcher::Config::default(),
-    )
-    .owns(api::<Deployment>(&client, &namespace), children.clone())
-    .owns(api::<Service>(&client, &namespace), children.clone())
-    .owns(
-        api::<PodDisruptionBudget>(&client, &namespace),
-        children.clone(),
-    )
-    .owns(api::<Ingress>(&client, &namespace), children.clone())
-    .owns(api::<NetworkPolicy>(&client, &namespace), children)
-    .graceful_shutdown_on(shutdown.clone())
-    .run(
-        gateway_controller::reconcile,
-        crate::error::retry_later,
-        context.clone(),
-    )
-    .for_each(|_| futures::future::ready(()));
+    );
+    let gateway_store = gateway_reconciler.store();
+    let gateway_secrets = gateway_store.clone();
+    let gateways = gateway_reconciler
+        .owns(api::<Deployment>(&client, &namespace), children.clone())
+        .owns(api::<Service>(&client, &namespace), children.clone())
+        .owns(
+            api::<PodDisruptionBudget>(&client, &namespace),
+            children.clone(),
+        )
+        .owns(api::<Ingress>(&client, &namespace), children.clone())
+        .owns(api::<NetworkPolicy>(&client, &namespace), children)
+        // A Secret the gateway's environment takes a value from: its pods are rolled to read it.
+        .watches(
+            api::<PartialObjectMeta<Secret>>(&client, &namespace),
+            watcher::Config::default(),
+            move |secret| {
+                let namespace = secret.namespace();
+                let name = secret.name_any();
+                gateway_secrets
+                    .state()
+                    .into_iter()
+                    .filter(|g| {
+                        g.namespace() == namespace
+                            && render::referenced_secrets(&g.spec).contains(&name)
+                    })
+                    .map(|g| ObjectRef::from_obj(&*g))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            gateway_controller::reconcile,
+            crate::error::retry_later,
+            context.clone(),
+        )
+        .for_each(|_| futures::future::ready(()));
 
     let webhook_controller = Controller::new(
         api::<Webhook>(&client, &namespace),
@@ -236,18 +268,29 @@ pub async fn controllers(
                     .collect::<Vec<_>>()
             },
         )
-        // A Secret a webhook takes its credential from: its new value is registered at once.
-        // Only metadata is watched, so no Secret's data is held or streamed.
+        // A Secret a webhook takes its credential from, or its gateway its database password or
+        // sealing keys from: the new value is used at once. Only metadata is watched, so no
+        // Secret's data is held or streamed.
         .watches(
             api::<PartialObjectMeta<Secret>>(&client, &namespace),
             watcher::Config::default(),
             move |secret| {
                 let namespace = secret.namespace();
                 let name = secret.name_any();
+                let gateways: Vec<String> = gateway_store
+                    .state()
+                    .into_iter()
+                    .filter(|g| g.namespace() == namespace && gateway_uses_secret(g, &name))
+                    .map(|g| g.name_any())
+                    .collect();
                 secret_users
                     .state()
                     .into_iter()
-                    .filter(|w| w.namespace() == namespace && uses_secret(w, &name))
+                    .filter(|w| {
+                        w.namespace() == namespace
+                            && (uses_secret(w, &name)
+                                || gateways.contains(&w.spec.gateway_ref.name))
+                    })
                     .map(|w| ObjectRef::from_obj(&*w))
                     .collect::<Vec<_>>()
             },

@@ -179,3 +179,71 @@ async fn a_rotated_secret_is_registered_at_once() {
     assert!(rotated, "the new key was not registered");
     controllers.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_secret_that_appears_is_used_at_once_by_its_webhooks_and_pods() {
+    let fixture = Fixture::new().await;
+    delete(
+        &fixture,
+        "/api/v1/namespaces/payments/secrets/gateway-sealing",
+    )
+    .await;
+    fixture
+        .api
+        .insert(&fixture::secret("github-secret", "secret", "s3cret"));
+    let controllers = start(&fixture);
+    fixture.api.insert(&webhook(
+        "github",
+        json!({"auth": {"type": "github", "secretRef": {"name": "github-secret", "key": "secret"}}}),
+    ));
+    let reason = || {
+        fixture
+            .webhook("github")
+            .and_then(|w| w.status)
+            .and_then(|s| s.conditions.condition("Ready").map(|c| c.reason.clone()))
+    };
+    let waiting = eventually(Duration::from_secs(20), || async {
+        reason().as_deref() == Some("SecretMissing")
+    })
+    .await;
+    assert!(waiting, "{:?}", reason());
+    let marked = eventually(Duration::from_secs(10), || async {
+        fixture
+            .api
+            .get::<Deployment>(NAMESPACE, GATEWAY)
+            .is_some_and(|d| {
+                d["spec"]["template"]["metadata"]["annotations"]
+                    [webhook_operator::render::SECRET_VERSIONS]
+                    .is_string()
+            })
+    })
+    .await;
+    assert!(marked, "the gateway's pod template is not marked");
+    let before =
+        fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap()["spec"]["template"].clone();
+    // Let the gateway's own status writes, which trigger its webhooks too, pass first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    fixture.api.insert(&fixture::secret(
+        "gateway-sealing",
+        "keys",
+        crate::support::sealing_keys(),
+    ));
+
+    // Well before the webhook's own retry: the Secret's watch triggers it.
+    let ready = eventually(Duration::from_secs(8), || async {
+        is_ready(fixture.webhook("github"))
+    })
+    .await;
+    assert!(ready, "{:?}", reason());
+    assert!(fixture.store().managed("github").await.unwrap().is_some());
+    let rolled = eventually(Duration::from_secs(8), || async {
+        fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap()["spec"]["template"] != before
+    })
+    .await;
+    assert!(
+        rolled,
+        "the gateway's pods were not rolled for the new Secret"
+    );
+    controllers.abort();
+}

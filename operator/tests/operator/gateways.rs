@@ -185,6 +185,45 @@ async fn a_child_changed_by_hand_is_put_back() {
     assert_eq!(deployment["spec"]["replicas"], 2);
 }
 
+fn secret_versions_annotation(fixture: &Fixture) -> serde_json::Value {
+    fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap()["spec"]["template"]["metadata"]
+        ["annotations"][webhook_operator::render::SECRET_VERSIONS]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_changed_secret_rolls_the_gateway_pods_and_nothing_else() {
+    let fixture = Fixture::new().await;
+    reconcile(&fixture).await;
+    make_available(&fixture, 2);
+    reconcile(&fixture).await;
+    let before = secret_versions_annotation(&fixture);
+    assert!(before.is_string(), "the pod template is marked: {before}");
+    fixture.api.clear_requests();
+
+    reconcile(&fixture).await;
+    assert_eq!(
+        fixture.take_writes(),
+        Vec::<String>::new(),
+        "unchanged Secrets"
+    );
+
+    fixture.api.insert(&crate::fixture::secret(
+        "gateway-sealing",
+        "keys",
+        crate::support::sealing_keys(),
+    ));
+    reconcile(&fixture).await;
+
+    assert_eq!(applied(&fixture), ["deployments/hooks"]);
+    let after = secret_versions_annotation(&fixture);
+    assert!(after.is_string());
+    assert_ne!(before, after, "the pod template did not change");
+    fixture.api.clear_requests();
+    reconcile(&fixture).await;
+    assert_eq!(fixture.take_writes(), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn a_spec_change_applies_only_what_it_changes_and_prunes_what_is_no_longer_wanted() {
     let fixture = Fixture::new().await;

@@ -369,6 +369,78 @@ fn secrets_reach_the_pod_only_by_reference() {
 }
 
 #[test]
+fn the_referenced_secrets_are_those_the_environment_reads() {
+    for gateway in [gateway(MINIMAL), gateway(TRIMMED), example_gateway()] {
+        let children = rendered(&gateway);
+        let deployment = find(
+            &children,
+            "Deployment",
+            gateway.metadata.name.as_deref().unwrap(),
+        );
+        let from_env: std::collections::BTreeSet<String> =
+            deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["valueFrom"]["secretKeyRef"]["name"].as_str())
+                .map(str::to_owned)
+                .collect();
+        assert_eq!(render::referenced_secrets(&gateway.spec), from_env);
+    }
+    assert!(
+        render::referenced_secrets(&example_gateway().spec).len() > 2,
+        "the example should reference several Secrets"
+    );
+}
+
+#[test]
+fn secret_versions_mark_only_the_pod_template() {
+    let gateway = gateway(MINIMAL);
+    let defaults = Defaults {
+        image: IMAGE.to_owned(),
+    };
+    let with = |version: Option<&str>| {
+        let versions =
+            render::SecretVersions::from([("db".to_owned(), version.map(str::to_owned))]);
+        render::render_with_secrets(&gateway, &defaults, &versions)
+    };
+    let annotation = |children: &[Child]| {
+        find(children, "Deployment", "hooks")["spec"]["template"]["metadata"]["annotations"]
+            [render::SECRET_VERSIONS]
+            .clone()
+    };
+    let plain = rendered(&gateway);
+    let first = with(Some("41"));
+    let same = with(Some("41"));
+    let rotated = with(Some("57"));
+    let missing = with(None);
+
+    assert!(
+        annotation(&plain).is_null(),
+        "nothing to mark without versions"
+    );
+    assert!(annotation(&first).is_string());
+    assert_eq!(annotation(&first), annotation(&same));
+    assert_ne!(annotation(&first), annotation(&rotated));
+    assert_ne!(annotation(&first), annotation(&missing));
+    assert_ne!(annotation(&rotated), annotation(&missing));
+    for (a, b) in first.iter().zip(&rotated) {
+        if a.kind() != "Deployment" {
+            assert_eq!(a, b, "{}/{} changed with a Secret", a.kind(), a.name);
+        }
+    }
+    let mut unmarked = find(&first, "Deployment", "hooks").clone();
+    let plain_deployment = find(&plain, "Deployment", "hooks");
+    unmarked["spec"]["template"]["metadata"]["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove(render::SECRET_VERSIONS);
+    unmarked["metadata"]["annotations"][render::SPEC_HASH] =
+        plain_deployment["metadata"]["annotations"][render::SPEC_HASH].clone();
+    assert_eq!(&unmarked, plain_deployment);
+}
+
+#[test]
 fn extra_env_overrides_a_derived_variable_without_duplicating_it() {
     let mut gateway = gateway(MINIMAL);
     gateway
