@@ -29,6 +29,10 @@ use crate::SecretKeyRef;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.autoscaling) || !has(self.replicas)").message("replicas and autoscaling exclude each other: the autoscaler sets the number of pods"),
+    validation = Rule::new("!has(self.autoscaling) || (has(self.resources) && has(self.resources.requests) && 'cpu' in self.resources.requests)").message("autoscaling needs resources.requests.cpu: the autoscaler measures CPU use against it")
+)]
 pub struct WebhookGatewaySpec {
     /// Container image of the gateway. Defaults to the image the operator was installed with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,10 +47,16 @@ pub struct WebhookGatewaySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secrets: Vec<String>,
 
-    /// Number of gateway pods. Defaults to 2, so one can be drained at a time.
+    /// Number of gateway pods. Defaults to 2, so one can be drained at a time. Leave it out
+    /// when `autoscaling` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
     pub replicas: Option<i32>,
+
+    /// Scale the gateway pods with their CPU use, through a HorizontalPodAutoscaler, instead
+    /// of a fixed `replicas`. Needs `resources.requests.cpu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
 
     /// CPU and memory requests and limits of the gateway container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,6 +168,29 @@ pub struct DatabaseSettings {
     /// differs from the gateway's (a JDBC URL). Defaults to `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator_url: Option<String>,
+}
+
+/// Bounds and target of the gateway's HorizontalPodAutoscaler.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(has(self.minReplicas) ? self.minReplicas : 2) <= self.maxReplicas").message("maxReplicas must be at least minReplicas (default 2)"))]
+pub struct Autoscaling {
+    /// Fewest gateway pods. Defaults to 2, so one can be drained at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub min_replicas: Option<i32>,
+    /// Most gateway pods.
+    #[schemars(range(min = 1, max = 100))]
+    pub max_replicas: i32,
+    /// Average CPU use the autoscaler keeps the pods at, in percent of their CPU request.
+    /// Defaults to 70.
+    #[serde(
+        default,
+        rename = "targetCPUUtilizationPercentage",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_cpu_utilization_percentage: Option<i32>,
 }
 
 /// The Kafka cluster.

@@ -442,6 +442,32 @@ def cases() -> list[Case]:
             "must be an http(s) URL",
         ),
         Case(
+            "gateway with a fixed pod count and an autoscaler",
+            mutate(gateway, lambda d: d["spec"].update(replicas=3)),
+            "replicas and autoscaling exclude each other",
+        ),
+        Case(
+            "gateway autoscaling without a CPU request",
+            mutate(gateway, lambda d: without(d["spec"]["resources"]["requests"], "cpu")),
+            "autoscaling needs resources.requests.cpu",
+        ),
+        Case(
+            "gateway autoscaling with fewer pods at most than at least",
+            mutate(gateway, lambda d: d["spec"]["autoscaling"].update(maxReplicas=2)),
+            "maxReplicas must be at least minReplicas",
+        ),
+        Case(
+            "gateway autoscaling whose default minimum exceeds its maximum",
+            mutate(gateway, lambda d: d["spec"].update(autoscaling={"maxReplicas": 1})),
+            "maxReplicas must be at least minReplicas",
+        ),
+        Case(
+            "gateway with a fixed pod count instead of an autoscaler",
+            mutate(gateway, lambda d: (without(d["spec"], "autoscaling"),
+                                       d["spec"].update(replicas=3))),
+            None,
+        ),
+        Case(
             "Secret with a misspelt field",
             mutate("webhook-gateway-db", lambda d: d.update(stringdata=d.pop("stringData"))),
             "Additional properties are not allowed",

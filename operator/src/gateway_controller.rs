@@ -1,11 +1,13 @@
-//! Reconciles a `WebhookGateway` into its Deployment, Service, Ingress, PodDisruptionBudget and
-//! NetworkPolicies, and reports whether it runs and reaches its database.
+//! Reconciles a `WebhookGateway` into its Deployment, Service, Ingress, PodDisruptionBudget,
+//! HorizontalPodAutoscaler and NetworkPolicies, and reports whether it runs and reaches its
+//! database.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -21,13 +23,17 @@ use crate::error::Error;
 use crate::render::{self, Child, FIELD_MANAGER};
 
 pub const KIND: &str = "WebhookGateway";
+/// Field manager that keeps a Deployment's `replicas` while the operator hands it to an
+/// autoscaler.
+pub const HANDOVER_MANAGER: &str = "webhook-operator-handover";
 
 /// Every kind of child, listed on each reconcile to find what exists.
-fn child_kinds() -> [ApiResource; 5] {
+fn child_kinds() -> [ApiResource; 6] {
     [
         ApiResource::erase::<Deployment>(&()),
         ApiResource::erase::<Service>(&()),
         ApiResource::erase::<PodDisruptionBudget>(&()),
+        ApiResource::erase::<HorizontalPodAutoscaler>(&()),
         ApiResource::erase::<Ingress>(&()),
         ApiResource::erase::<NetworkPolicy>(&()),
     ]
@@ -96,6 +102,7 @@ pub async fn reconcile_gateway(
     let mut report = Report::default();
 
     let mut available_replicas = None;
+    let mut live_replicas = None;
     let mut existing: BTreeMap<(String, String), (Value, bool)> = BTreeMap::new();
     let selector = ListParams::default().labels(&render::child_selector(&name));
     for resource in child_kinds() {
@@ -109,6 +116,7 @@ pub async fn reconcile_gateway(
             let object_name = object.name_any();
             if resource.kind == "Deployment" && object_name == name {
                 available_replicas = object.data["status"]["availableReplicas"].as_i64();
+                live_replicas = object.data["spec"]["replicas"].as_i64();
             }
             let value = serde_json::to_value(&object).map_err(kube::Error::SerdeError)?;
             existing.insert((resource.kind.clone(), object_name), (value, owned));
@@ -122,6 +130,12 @@ pub async fn reconcile_gateway(
             .is_some_and(|(object, _)| render::contains(object, &child.object))
         {
             continue;
+        }
+        if child.kind() == "Deployment"
+            && gateway.spec.autoscaling.is_some()
+            && let Some(replicas) = live_replicas
+        {
+            hand_over_replicas(context, &namespace, child, replicas).await?;
         }
         apply(context, &namespace, child).await?;
         report
@@ -149,7 +163,12 @@ pub async fn reconcile_gateway(
         Ok(database) => database.ping().await.map_err(crate::sync::database_error),
         Err(error) => Err(error),
     };
-    let replicas = gateway.spec.replicas.unwrap_or(2);
+    let replicas = match &gateway.spec.autoscaling {
+        Some(autoscaling) => live_replicas
+            .map(|n| n as i32)
+            .unwrap_or(autoscaling.min_replicas.unwrap_or(2)),
+        None => gateway.spec.replicas.unwrap_or(2),
+    };
     let available = available_replicas.unwrap_or(0);
     let generation = gateway.metadata.generation;
     let now = Timestamp::now();
@@ -280,6 +299,32 @@ async fn secret_versions(
         versions.insert(name, version);
     }
     Ok(versions)
+}
+
+/// Before the operator applies a Deployment without `replicas`, another field manager applies
+/// the live count, so that giving the field up does not reset it to one pod until the
+/// autoscaler acts. The autoscaler takes the field over when it first scales.
+async fn hand_over_replicas(
+    context: &Context,
+    namespace: &str,
+    child: &Child,
+    replicas: i64,
+) -> Result<(), Error> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(context.client.clone(), namespace, &child.resource);
+    let object = serde_json::json!({
+        "apiVersion": child.object["apiVersion"],
+        "kind": child.object["kind"],
+        "metadata": {"name": child.name, "namespace": namespace},
+        "spec": {"replicas": replicas},
+    });
+    api.patch(
+        &child.name,
+        &PatchParams::apply(HANDOVER_MANAGER),
+        &Patch::Apply(&object),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn apply(context: &Context, namespace: &str, child: &Child) -> Result<(), Error> {

@@ -52,6 +52,7 @@ pub fn all() -> Vec<Permission> {
         rule("networking.k8s.io", "ingresses", &children),
         rule("networking.k8s.io", "networkpolicies", &children),
         rule("policy", "poddisruptionbudgets", &children),
+        rule("autoscaling", "horizontalpodautoscalers", &children),
         rule("", "secrets", &["create", "get", "list", "patch", "watch"]),
         rule("events.k8s.io", "events", &["create", "patch"]),
         Permission {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -29,6 +30,7 @@ pub const SECRET_VERSIONS: &str = "webhooks.flowx.ai/secret-versions";
 /// The gateway's HTTP port, for callers, probes and scrapes alike.
 pub const HTTP_PORT: i32 = 8080;
 const DEFAULT_REPLICAS: i32 = 2;
+const DEFAULT_CPU_TARGET: i32 = 70;
 
 /// A child object of a gateway, ready to apply.
 #[derive(Clone, Debug, PartialEq)]
@@ -266,6 +268,30 @@ pub fn render_with_secrets(
             },
         })),
     ];
+    if let Some(autoscaling) = &spec.autoscaling {
+        children.push(Child::new::<HorizontalPodAutoscaler>(json!({
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": meta(name),
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                "minReplicas": autoscaling.min_replicas.unwrap_or(DEFAULT_REPLICAS),
+                "maxReplicas": autoscaling.max_replicas,
+                "metrics": [{
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": autoscaling
+                                .target_cpu_utilization_percentage
+                                .unwrap_or(DEFAULT_CPU_TARGET),
+                        },
+                    },
+                }],
+            },
+        })));
+    }
     if let Some(ingress) = spec.ingress.as_ref().filter(|i| i.enabled.unwrap_or(true)) {
         let mut metadata = meta(name);
         if !ingress.annotations.is_empty() {
@@ -397,17 +423,21 @@ fn deployment(
     if !pod_annotations.is_empty() {
         template_metadata["annotations"] = json!(pod_annotations);
     }
-    json!({
+    let mut deployment = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata,
         "spec": {
-            "replicas": spec.replicas.unwrap_or(DEFAULT_REPLICAS),
             "selector": {"matchLabels": selector_labels(name)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {"metadata": template_metadata, "spec": pod_spec},
         },
-    })
+    });
+    // With an autoscaler the number of pods is its to set, so the operator leaves it alone.
+    if spec.autoscaling.is_none() {
+        deployment["spec"]["replicas"] = json!(spec.replicas.unwrap_or(DEFAULT_REPLICAS));
+    }
+    deployment
 }
 
 /// The gateway's environment, named as the setup guide names it; secrets by reference only.

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -215,6 +216,10 @@ pub async fn controllers(
         .owns(api::<Service>(&client, &namespace), children.clone())
         .owns(
             api::<PodDisruptionBudget>(&client, &namespace),
+            children.clone(),
+        )
+        .owns(
+            api::<HorizontalPodAutoscaler>(&client, &namespace),
             children.clone(),
         )
         .owns(api::<Ingress>(&client, &namespace), children.clone())

@@ -307,6 +307,22 @@ impl FakeApi {
         state.store(path, object);
     }
 
+    /// Every version stored at `K`'s path in `namespace`, oldest first, while history is kept.
+    pub fn history<K: Resource<DynamicType = ()>>(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Vec<Value> {
+        let path = format!("{}/{name}", K::url_path(&(), Some(namespace)));
+        let state = self.state.lock().expect("fake api lock");
+        state
+            .changes
+            .iter()
+            .filter(|c| c.path == path && c.kind != "DELETED")
+            .map(|c| c.object.clone())
+            .collect()
+    }
+
     /// Stops keeping past changes, for runs without watches that should not grow with them.
     pub fn forget_history(&self) {
         let mut state = self.state.lock().expect("fake api lock");

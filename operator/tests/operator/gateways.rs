@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -222,6 +223,118 @@ async fn a_changed_secret_rolls_the_gateway_pods_and_nothing_else() {
     fixture.api.clear_requests();
     reconcile(&fixture).await;
     assert_eq!(fixture.take_writes(), Vec::<String>::new());
+}
+
+/// The field manager and path of every server-side apply, in order.
+fn applies(fixture: &Fixture) -> Vec<(String, String)> {
+    fixture
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == http::Method::PATCH && !r.path.ends_with("/status"))
+        .filter_map(|r| {
+            let manager = r
+                .query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("fieldManager="))?
+                .to_owned();
+            Some((manager, r.path.rsplit('/').nth(1).unwrap().to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn autoscaling_hands_the_pod_count_to_an_autoscaler_and_back() {
+    let fixture = Fixture::new().await;
+    reconcile(&fixture).await;
+    fixture
+        .api
+        .modify::<WebhookGateway>(NAMESPACE, GATEWAY, |object| {
+            object["spec"].as_object_mut().unwrap().remove("replicas");
+            object["spec"]["autoscaling"] = json!({"maxReplicas": 6});
+            object["spec"]["resources"] = json!({"requests": {"cpu": "250m"}});
+            object["metadata"]["generation"] = json!(2);
+        });
+    let versions_before = fixture.api.history::<Deployment>(NAMESPACE, GATEWAY).len();
+    fixture.api.clear_requests();
+
+    reconcile(&fixture).await;
+
+    let sequence = applies(&fixture);
+    let handover = sequence
+        .iter()
+        .position(|(m, p)| m == gateway_controller::HANDOVER_MANAGER && p == "deployments")
+        .expect("the live pod count is handed over");
+    let own = sequence
+        .iter()
+        .position(|(m, p)| m == "webhook-operator" && p == "deployments")
+        .expect("the Deployment is applied");
+    assert!(handover < own, "{sequence:?}");
+    assert!(sequence.contains(&(
+        "webhook-operator".to_owned(),
+        "horizontalpodautoscalers".to_owned()
+    )));
+    let stored = fixture.api.history::<Deployment>(NAMESPACE, GATEWAY);
+    assert_eq!(
+        stored[versions_before]["spec"],
+        json!({"replicas": 2}),
+        "the handover keeps the live count"
+    );
+    let deployment = fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap();
+    assert!(
+        deployment["spec"]["replicas"].is_null(),
+        "the operator gave the count up"
+    );
+    let hpa = fixture
+        .api
+        .get::<HorizontalPodAutoscaler>(NAMESPACE, GATEWAY)
+        .expect("autoscaler applied");
+    assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], GATEWAY);
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
+    assert_eq!(hpa["spec"]["maxReplicas"], 6);
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+
+    // The autoscaler scaled to 4; nothing of the operator's changed, so nothing is written.
+    fixture
+        .api
+        .modify::<Deployment>(NAMESPACE, GATEWAY, |object| {
+            object["spec"]["replicas"] = json!(4);
+        });
+    make_available(&fixture, 4);
+    reconcile(&fixture).await;
+    fixture.take_writes();
+    reconcile(&fixture).await;
+    assert_eq!(fixture.take_writes(), Vec::<String>::new());
+    assert_eq!(
+        stored_condition(&fixture, "Available").message,
+        "4 of 4 gateway pods available"
+    );
+
+    fixture
+        .api
+        .modify::<WebhookGateway>(NAMESPACE, GATEWAY, |object| {
+            object["spec"]
+                .as_object_mut()
+                .unwrap()
+                .remove("autoscaling");
+            object["spec"]["replicas"] = json!(3);
+            object["metadata"]["generation"] = json!(3);
+        });
+    reconcile(&fixture).await;
+    assert!(
+        fixture
+            .api
+            .get::<HorizontalPodAutoscaler>(NAMESPACE, GATEWAY)
+            .is_none(),
+        "the autoscaler is pruned"
+    );
+    assert_eq!(
+        fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap()["spec"]["replicas"],
+        3
+    );
 }
 
 #[tokio::test]

@@ -281,7 +281,10 @@ fn the_deployment_runs_the_gateway_as_the_setup_guide_describes() {
         let path = container[probe]["httpGet"]["path"].as_str().unwrap();
         assert!(path.starts_with("/actuator/health"), "{probe}: {path}");
     }
-    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert!(
+        deployment["spec"]["replicas"].is_null(),
+        "the example's autoscaler sets the pod count"
+    );
     assert_eq!(
         pod["metadata"]["annotations"]["prometheus.io/scrape"],
         "true"
@@ -438,6 +441,34 @@ fn secret_versions_mark_only_the_pod_template() {
     unmarked["metadata"]["annotations"][render::SPEC_HASH] =
         plain_deployment["metadata"]["annotations"][render::SPEC_HASH].clone();
     assert_eq!(&unmarked, plain_deployment);
+}
+
+#[test]
+fn a_fixed_pod_count_or_an_autoscaler_never_both() {
+    let fixed = rendered(&gateway(MINIMAL));
+    assert_eq!(find(&fixed, "Deployment", "hooks")["spec"]["replicas"], 2);
+    assert!(names(&fixed, "HorizontalPodAutoscaler").is_empty());
+
+    let scaled = rendered(&example_gateway());
+    let deployment = find(&scaled, "Deployment", "webhook-gateway");
+    assert!(deployment["spec"]["replicas"].is_null());
+    let hpa = find(&scaled, "HorizontalPodAutoscaler", "webhook-gateway");
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"],
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "webhook-gateway"})
+    );
+    assert_eq!(hpa["spec"]["minReplicas"], 3);
+    assert_eq!(hpa["spec"]["maxReplicas"], 10);
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"],
+        serde_json::json!({"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}})
+    );
+    assert!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+            .is_string(),
+        "utilization is measured against the CPU request"
+    );
 }
 
 #[test]
