@@ -15,7 +15,7 @@ use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::Reporter;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tokio::signal::unix::{SignalKind, signal};
@@ -165,6 +165,23 @@ fn uses_secret(webhook: &Webhook, name: &str) -> bool {
         || (named.is_none() && crate::registration::generated_secret_name(webhook) == name)
 }
 
+/// The objects of `store` in `namespace` that `wanted` picks, as references to reconcile.
+fn picked<K>(
+    store: &Store<K>,
+    namespace: &Option<String>,
+    wanted: impl Fn(&K) -> bool,
+) -> Vec<ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store
+        .state()
+        .into_iter()
+        .filter(|object| &object.namespace() == namespace && wanted(object))
+        .map(|object| ObjectRef::from_obj(&*object))
+        .collect()
+}
+
 /// Whether the webhooks of `gateway` read the Secret `name`: the registration database's
 /// password or the sealing keys.
 fn gateway_uses_secret(gateway: &WebhookGateway, name: &str) -> bool {
@@ -229,17 +246,10 @@ pub async fn controllers(
             api::<PartialObjectMeta<Secret>>(&client, &namespace),
             watcher::Config::default(),
             move |secret| {
-                let namespace = secret.namespace();
                 let name = secret.name_any();
-                gateway_secrets
-                    .state()
-                    .into_iter()
-                    .filter(|g| {
-                        g.namespace() == namespace
-                            && render::referenced_secrets(&g.spec).contains(&name)
-                    })
-                    .map(|g| ObjectRef::from_obj(&*g))
-                    .collect::<Vec<_>>()
+                picked(&gateway_secrets, &secret.namespace(), |g| {
+                    render::referenced_secrets(&g.spec).contains(&name)
+                })
             },
         )
         .graceful_shutdown_on(shutdown.clone())
@@ -263,14 +273,10 @@ pub async fn controllers(
             api::<WebhookGateway>(&client, &namespace),
             watcher::Config::default(),
             move |gateway| {
-                let namespace = gateway.namespace();
                 let name = gateway.name_any();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|w| w.namespace() == namespace && w.spec.gateway_ref.name == name)
-                    .map(|w| ObjectRef::from_obj(&*w))
-                    .collect::<Vec<_>>()
+                picked(&store, &gateway.namespace(), |w| {
+                    w.spec.gateway_ref.name == name
+                })
             },
         )
         // A Secret a webhook takes its credential from, or its gateway its database password or
@@ -282,22 +288,13 @@ pub async fn controllers(
             move |secret| {
                 let namespace = secret.namespace();
                 let name = secret.name_any();
-                let gateways: Vec<String> = gateway_store
-                    .state()
-                    .into_iter()
-                    .filter(|g| g.namespace() == namespace && gateway_uses_secret(g, &name))
-                    .map(|g| g.name_any())
-                    .collect();
-                secret_users
-                    .state()
-                    .into_iter()
-                    .filter(|w| {
-                        w.namespace() == namespace
-                            && (uses_secret(w, &name)
-                                || gateways.contains(&w.spec.gateway_ref.name))
-                    })
-                    .map(|w| ObjectRef::from_obj(&*w))
-                    .collect::<Vec<_>>()
+                let gateways = picked(&gateway_store, &namespace, |g| {
+                    gateway_uses_secret(g, &name)
+                });
+                picked(&secret_users, &namespace, |w| {
+                    uses_secret(w, &name)
+                        || gateways.iter().any(|g| g.name == w.spec.gateway_ref.name)
+                })
             },
         )
         .graceful_shutdown_on(shutdown)
