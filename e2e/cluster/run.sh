@@ -201,6 +201,18 @@ event_id=$(sed -n 's/.*"eventId":"\([^"]*\)".*/\1/p' "$WORK/body")
 code=$(post "wrong-$KEY")
 if [[ $code == 401 ]]; then pass "POST with a wrong key answered 401"; else fail "POST with a wrong key answered $code"; fi
 
+# A new value in the key's Secret is registered at once: the Secret's watch triggers the
+# Webhook, and the gateway drops its cached copy on the registration's change notification.
+NEW_KEY=e2e-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+k create secret generic e2e-api-key --from-literal=api-key="$NEW_KEY" --dry-run=client -o yaml |
+  k apply -f - >/dev/null
+deadline=$((SECONDS + 30))
+while code=$(post "$NEW_KEY"); [[ $code != 2?? && $SECONDS -lt $deadline ]]; do sleep 1; done
+if [[ $code == 2?? ]]; then pass "rotated key accepted ($code)"; else fail "rotated key answered $code after 30 s"; fi
+code=$(post "$KEY")
+if [[ $code == 401 ]]; then pass "the key before rotation answered 401"; else fail "the key before rotation answered $code"; fi
+KEY=$NEW_KEY
+
 # The record the accepted call produced, read back from the start topic inside the cluster.
 if [[ -n $event_id ]] && k run e2e-consume --image "$KCAT_IMAGE" --restart Never --quiet \
   --command -- kcat -b "$WHGW_KAFKA_BOOTSTRAP_SERVERS" -C -t "$TOPIC" -o beginning -e -q \
@@ -236,6 +248,28 @@ fi
 deadline=$((SECONDS + CACHE_SECONDS))
 while code=$(post "$KEY"); [[ $code != 404 && $SECONDS -lt $deadline ]]; do sleep 2; done
 if [[ $code == 404 ]]; then pass "POST after deletion answered 404"; else fail "POST after deletion answered $code"; fi
+
+# A change to a Secret the gateway's environment reads rolls its pods, and the gateway comes
+# back Ready.
+template_mark() {
+  k get deployment "$GATEWAY" \
+    -o jsonpath='{.spec.template.metadata.annotations.webhooks\.flowx\.ai/secret-versions}'
+}
+mark=$(template_mark)
+k annotate secret e2e-sealing --overwrite "e2e.flowx.ai/touched=$(date +%s)" >/dev/null
+deadline=$((SECONDS + 30))
+while [[ $(template_mark) == "$mark" && $SECONDS -lt $deadline ]]; do sleep 1; done
+if [[ -n $mark && $(template_mark) != "$mark" ]]; then
+  pass "a changed Secret marked the pod template for a rollout"
+else
+  fail "the pod template did not change with its Secret (mark '$mark')"
+fi
+if k rollout status "deployment/$GATEWAY" --timeout "$TIMEOUT" >/dev/null &&
+  k wait --for=condition=Ready "webhookgateway/$GATEWAY" --timeout "$TIMEOUT" >/dev/null; then
+  pass "gateway rolled out and Ready again"
+else
+  fail "gateway did not roll out after its Secret changed"
+fi
 
 say "cluster: $PASSED passed, $FAILED failed"
 [[ $FAILED -eq 0 ]]
