@@ -72,12 +72,13 @@ cleanup() {
   if [[ ${WHGW_KEEP_NAMESPACE:-} == 1 ]]; then
     say "kept namespace $NAMESPACE"
   else
-    # Webhooks carry the operator's finalizer: delete them while the operator still runs.
+    # Both kinds carry the operator's finalizers: delete them while the operator still runs,
+    # and clear what is left so the namespace can go.
     k delete webhooks --all --wait --timeout=60s >/dev/null 2>&1
-    for name in $(k get webhooks -o name 2>/dev/null); do
+    k delete webhookgateways --all --wait --timeout=60s >/dev/null 2>&1
+    for name in $(k get webhooks,webhookgateways -o name 2>/dev/null); do
       k patch "$name" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
     done
-    k delete webhookgateways --all --wait --timeout=60s >/dev/null 2>&1
     helm uninstall "$RELEASE" --namespace "$NAMESPACE" --wait >/dev/null 2>&1
     kubectl delete namespace "$NAMESPACE" --wait=false >/dev/null 2>&1
   fi

@@ -103,6 +103,18 @@ impl Context {
         Ok(database)
     }
 
+    /// The database `gateway` was last connected with, whatever its Secret holds now: lets a
+    /// webhook's registration be removed after the password Secret was deleted with it.
+    pub async fn known_database(&self, gateway: &WebhookGateway) -> Option<Database> {
+        let key = format!(
+            "{}/{}",
+            gateway.namespace().unwrap_or_else(|| "default".to_owned()),
+            gateway.name_any()
+        );
+        let databases = self.databases.lock().await;
+        databases.get(&key).map(|(_, database)| database.clone())
+    }
+
     /// The sealing keys of `gateway`; empty when it names none.
     pub async fn sealing(&self, gateway: &WebhookGateway) -> Result<SealingKeys, Error> {
         let Some(sealing) = &gateway.spec.sealing else {

@@ -12,17 +12,21 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
 use serde_json::Value;
-use webhook_crds::{ConditionStatus, Conditions, WebhookGateway, WebhookGatewayStatus};
+use webhook_crds::{ConditionStatus, Conditions, Webhook, WebhookGateway, WebhookGatewayStatus};
 
 use crate::context::Context;
 use crate::error::Error;
+use crate::finalizer;
 use crate::render::{self, Child, FIELD_MANAGER};
 
 pub const KIND: &str = "WebhookGateway";
+/// Finalizer that keeps a gateway, and with it the database its webhooks' registrations are
+/// in, until no `Webhook` uses it.
+pub const FINALIZER: &str = "webhooks.flowx.ai/webhooks";
 /// Field manager that keeps a Deployment's `replicas` while the operator hands it to an
 /// autoscaler.
 pub const HANDOVER_MANAGER: &str = "webhook-operator-handover";
@@ -42,14 +46,23 @@ fn child_kinds() -> [ApiResource; 6] {
 /// What one reconcile did, for metrics and tests.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
+    pub finalizer_written: bool,
     pub applied: Vec<String>,
     pub deleted: Vec<String>,
     pub status_written: bool,
+    /// The gateway is being deleted and these webhooks still use it.
+    pub waiting_for: Vec<String>,
+    /// The gateway is being deleted and nothing holds it any more.
+    pub released: bool,
 }
 
 impl Report {
     pub fn wrote(&self) -> bool {
-        !self.applied.is_empty() || !self.deleted.is_empty() || self.status_written
+        self.finalizer_written
+            || !self.applied.is_empty()
+            || !self.deleted.is_empty()
+            || self.status_written
+            || self.released
     }
 }
 
@@ -70,7 +83,8 @@ pub async fn reconcile(
             context
                 .metrics
                 .reconciled(KIND, started.elapsed(), Ok(report.wrote()));
-            context.metrics.set_ready(KIND, key, Some(*ready));
+            let ready = (!report.released).then_some(*ready);
+            context.metrics.set_ready(KIND, key, ready);
         }
         Err(error) => {
             context
@@ -79,12 +93,16 @@ pub async fn reconcile(
             tracing::warn!(gateway = %key, reason = error.reason(), "reconcile failed: {error}");
         }
     }
-    result.map(|(_, ready)| {
-        Action::requeue(if ready {
-            Duration::from_secs(300)
+    result.map(|(report, ready)| {
+        if report.released {
+            Action::await_change()
+        } else if !report.waiting_for.is_empty() {
+            Action::requeue(Duration::from_secs(10))
+        } else if ready {
+            Action::requeue(Duration::from_secs(300))
         } else {
-            Duration::from_secs(30)
-        })
+            Action::requeue(Duration::from_secs(30))
+        }
     })
 }
 
@@ -97,9 +115,17 @@ pub async fn reconcile_gateway(
     let namespace = gateway.namespace().unwrap_or_else(|| "default".to_owned());
     let name = gateway.name_any();
     let uid = gateway.uid();
+    let gateways: Api<WebhookGateway> = Api::namespaced(context.client.clone(), &namespace);
+    if gateway.meta().deletion_timestamp.is_some() {
+        return finish_deletion(gateway, context, &gateways).await;
+    }
+    let mut report = Report::default();
+    if !finalizer::has(gateway, FINALIZER) {
+        finalizer::set(&gateways, gateway, FINALIZER, true).await?;
+        report.finalizer_written = true;
+    }
     let versions = secret_versions(context, &namespace, gateway).await?;
     let desired = render::render_with_secrets(gateway, &context.defaults, &versions);
-    let mut report = Report::default();
 
     let mut available_replicas = None;
     let mut live_replicas = None;
@@ -252,21 +278,7 @@ pub async fn reconcile_gateway(
     );
 
     if status != previous {
-        let api: Api<WebhookGateway> = Api::namespaced(context.client.clone(), &namespace);
-        api.patch_status(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(crate::status::patch(
-                &status,
-                &[
-                    "conditions",
-                    "observedGeneration",
-                    "availableReplicas",
-                    "publicUrl",
-                ],
-            )),
-        )
-        .await?;
+        write_status(&gateways, gateway, &status).await?;
         report.status_written = true;
         if previous.conditions.is_ready() != ready {
             crate::events::publish(context, gateway, ready, reason, &message).await;
@@ -281,6 +293,86 @@ pub async fn reconcile_gateway(
         return Err(error);
     }
     Ok((report, ready))
+}
+
+async fn write_status(
+    gateways: &Api<WebhookGateway>,
+    gateway: &WebhookGateway,
+    status: &WebhookGatewayStatus,
+) -> Result<(), Error> {
+    gateways
+        .patch_status(
+            &gateway.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(crate::status::patch(
+                status,
+                &[
+                    "conditions",
+                    "observedGeneration",
+                    "availableReplicas",
+                    "publicUrl",
+                ],
+            )),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A gateway being deleted keeps its finalizer while any `Webhook` still uses it, so that
+/// their finalizers can reach its database and remove their registrations; Ready says what it
+/// waits for. Its children go with it, by their owner references.
+async fn finish_deletion(
+    gateway: &WebhookGateway,
+    context: &Context,
+    gateways: &Api<WebhookGateway>,
+) -> Result<(Report, bool), Error> {
+    let mut report = Report::default();
+    if !finalizer::has(gateway, FINALIZER) {
+        report.released = true;
+        return Ok((report, false));
+    }
+    let namespace = gateway.namespace().unwrap_or_else(|| "default".to_owned());
+    let name = gateway.name_any();
+    let webhooks: Api<Webhook> = Api::namespaced(context.client.clone(), &namespace);
+    let users: Vec<String> = webhooks
+        .list(&ListParams::default())
+        .await?
+        .into_iter()
+        .filter(|w| w.spec.gateway_ref.name == name)
+        .map(|w| w.name_any())
+        .collect();
+    if users.is_empty() {
+        finalizer::set(gateways, gateway, FINALIZER, false).await?;
+        report.released = true;
+        return Ok((report, false));
+    }
+    let shown = users.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    let more = users.len().saturating_sub(5);
+    let message = format!(
+        "deletion waits for the {} Webhook(s) using this gateway to be deleted: {shown}{}",
+        users.len(),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    );
+    let previous = gateway.status.clone().unwrap_or_default();
+    let mut status = previous.clone();
+    status.conditions.set_condition(
+        "Ready",
+        ConditionStatus::False,
+        "WebhooksRemaining",
+        &message,
+        gateway.metadata.generation,
+        Timestamp::now(),
+    );
+    if status != previous {
+        write_status(gateways, gateway, &status).await?;
+        report.status_written = true;
+    }
+    report.waiting_for = users;
+    Ok((report, false))
 }
 
 /// The current version of every Secret the gateway references, read as metadata only.

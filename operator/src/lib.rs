@@ -1,5 +1,5 @@
 //! The webhook gateway's Kubernetes operator. `WebhookGateway` resources become the gateway's
-//! Deployment, Service, Ingress, PodDisruptionBudget and NetworkPolicies; `Webhook` resources
+//! Deployment, Service, Ingress, PodDisruptionBudget, HorizontalPodAutoscaler and NetworkPolicies; `Webhook` resources
 //! become registrations in the gateway's PostgreSQL database. The same `Webhook` reconcile runs
 //! without a cluster in file mode ([`file_mode`]).
 
@@ -7,6 +7,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod file_mode;
+pub mod finalizer;
 pub mod gateway_controller;
 pub mod http;
 pub mod leader;

@@ -33,7 +33,7 @@ pub fn all() -> Vec<Permission> {
         rule(
             "webhooks.flowx.ai",
             "webhookgateways",
-            &["get", "list", "watch"],
+            &["get", "list", "patch", "watch"],
         ),
         rule(
             "webhooks.flowx.ai",

@@ -228,6 +228,7 @@ pub async fn controllers(
     );
     let gateway_store = gateway_reconciler.store();
     let gateway_secrets = gateway_store.clone();
+    let deleting_gateways = gateway_store.clone();
     let gateways = gateway_reconciler
         .owns(api::<Deployment>(&client, &namespace), children.clone())
         .owns(api::<Service>(&client, &namespace), children.clone())
@@ -249,6 +250,17 @@ pub async fn controllers(
                 let name = secret.name_any();
                 picked(&gateway_secrets, &secret.namespace(), |g| {
                     render::referenced_secrets(&g.spec).contains(&name)
+                })
+            },
+        )
+        // A webhook that changes, or goes, lets a gateway being deleted finish at once.
+        .watches(
+            api::<Webhook>(&client, &namespace),
+            watcher::Config::default(),
+            move |webhook| {
+                let name = webhook.spec.gateway_ref.name.clone();
+                picked(&deleting_gateways, &webhook.namespace(), |g| {
+                    g.name_any() == name && g.metadata.deletion_timestamp.is_some()
                 })
             },
         )

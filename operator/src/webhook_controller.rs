@@ -12,12 +12,12 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 use webhook_crds::{ConditionStatus, Conditions, Webhook, WebhookGateway, WebhookStatus};
 use webhook_gateway::auth::credentials;
 
 use crate::context::{Context, secret_key};
 use crate::error::Error;
+use crate::finalizer;
 use crate::registration::{self, GENERATED_SECRET_KEY};
 use crate::render::{self, FIELD_MANAGER};
 use crate::sync::{Outcome, sync};
@@ -25,8 +25,8 @@ use crate::sync::{Outcome, sync};
 pub const KIND: &str = "Webhook";
 /// Finalizer that keeps a `Webhook` until its registration is deleted.
 pub const FINALIZER: &str = "webhooks.flowx.ai/registration";
-/// A Ready webhook is looked at again this often, which also picks up changes to its gateway's
-/// sealing keys and database password.
+/// A Ready webhook is looked at again this often, which also repairs a registration row
+/// changed in the database behind the operator's back.
 const RESYNC: Duration = Duration::from_secs(300);
 
 /// What one reconcile did, for metrics and tests.
@@ -86,15 +86,15 @@ pub async fn reconcile_webhook(
     let mut report = Report::default();
 
     if webhook.meta().deletion_timestamp.is_some() {
-        if webhook.finalizers().iter().any(|f| f == FINALIZER) {
+        if finalizer::has(webhook, FINALIZER) {
             remove_registration(webhook, context, &namespace).await?;
-            set_finalizer(&webhooks, webhook, false).await?;
+            finalizer::set(&webhooks, webhook, FINALIZER, false).await?;
         }
         report.deleted = true;
         return Ok((report, false));
     }
-    if !webhook.finalizers().iter().any(|f| f == FINALIZER) {
-        set_finalizer(&webhooks, webhook, true).await?;
+    if !finalizer::has(webhook, FINALIZER) {
+        finalizer::set(&webhooks, webhook, FINALIZER, true).await?;
         report.finalizer_written = true;
     }
 
@@ -342,33 +342,22 @@ async fn remove_registration(
         crate::events::publish(context, webhook, false, "GatewayNotFound", "the WebhookGateway is gone, so the registration could not be deleted from its database").await;
         return Ok(());
     };
-    let database = context.database(&gateway).await?;
+    let database = match context.database(&gateway).await {
+        Ok(database) => database,
+        Err(Error::SecretMissing(missing)) => match context.known_database(&gateway).await {
+            Some(database) => {
+                tracing::info!(webhook = %owner, "{missing}; removing the registration over the last connection to the database");
+                database
+            }
+            None => return Err(Error::SecretMissing(missing)),
+        },
+        Err(error) => return Err(error),
+    };
     let id = registration::webhook_id(webhook);
     let deleted = database
         .delete_managed(&id, &owner)
         .await
         .map_err(crate::sync::database_error)?;
     tracing::info!(webhook = %owner, id = %id, deleted, "registration removed");
-    Ok(())
-}
-
-/// Adds or removes the finalizer, failing on a concurrent change to the resource.
-async fn set_finalizer(api: &Api<Webhook>, webhook: &Webhook, present: bool) -> Result<(), Error> {
-    let mut finalizers: Vec<String> = webhook
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    if present {
-        finalizers.push(FINALIZER.to_owned());
-    }
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": webhook.resource_version()}});
-    api.patch(
-        &webhook.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(patch),
-    )
-    .await?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use futures::FutureExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::json;
 use webhook_crds::{Conditions, Webhook, WebhookGateway};
-use webhook_operator::run;
+use webhook_operator::{gateway_controller, run};
 
 use crate::fixture::{self, Fixture, GATEWAY, NAMESPACE, webhook};
 use crate::support::eventually;
@@ -28,13 +28,12 @@ fn is_ready(webhook: Option<Webhook>) -> bool {
         .is_some_and(|s| s.conditions.is_ready())
 }
 
-async fn delete(fixture: &Fixture, path: &str) {
-    fixture
-        .api
-        .client()
-        .request::<serde_json::Value>(http::Request::delete(path).body(Vec::new()).unwrap())
-        .await
-        .unwrap();
+/// Whether the webhook `name` becomes Ready within `seconds`.
+async fn becomes_ready(fixture: &Fixture, name: &str, seconds: u64) -> bool {
+    eventually(Duration::from_secs(seconds), || async {
+        is_ready(fixture.webhook(name))
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,10 +42,7 @@ async fn a_webhook_is_registered_and_unregistered_through_the_watches() {
     let controllers = start(&fixture);
     fixture.api.insert(&webhook("orders", json!({})));
 
-    let ready = eventually(Duration::from_secs(20), || async {
-        is_ready(fixture.webhook("orders"))
-    })
-    .await;
+    let ready = becomes_ready(&fixture, "orders", 20).await;
     assert!(
         ready,
         "not Ready: {:?}",
@@ -59,11 +55,9 @@ async fn a_webhook_is_registered_and_unregistered_through_the_watches() {
     .await;
     assert!(children, "the gateway's Deployment was not applied");
 
-    delete(
-        &fixture,
-        "/apis/webhooks.flowx.ai/v1alpha1/namespaces/payments/webhooks/orders",
-    )
-    .await;
+    fixture
+        .delete("/apis/webhooks.flowx.ai/v1alpha1/namespaces/payments/webhooks/orders")
+        .await;
     let gone = eventually(Duration::from_secs(20), || async {
         fixture.webhook("orders").is_none()
     })
@@ -96,10 +90,7 @@ async fn a_webhook_waiting_for_its_gateway_registers_as_soon_as_the_gateway_appe
     fixture.api.insert(&late);
 
     // Well before the 30 s retry of a webhook that is not Ready: the gateway's watch triggers it.
-    let ready = eventually(Duration::from_secs(10), || async {
-        is_ready(fixture.webhook("orders"))
-    })
-    .await;
+    let ready = becomes_ready(&fixture, "orders", 10).await;
     assert!(
         ready,
         "{:?}",
@@ -120,11 +111,9 @@ async fn a_deleted_child_is_recreated() {
     let first_uid =
         fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap()["metadata"]["uid"].clone();
 
-    delete(
-        &fixture,
-        "/apis/apps/v1/namespaces/payments/deployments/hooks",
-    )
-    .await;
+    fixture
+        .delete("/apis/apps/v1/namespaces/payments/deployments/hooks")
+        .await;
 
     let recreated = eventually(Duration::from_secs(10), || async {
         fixture
@@ -150,10 +139,7 @@ async fn a_rotated_secret_is_registered_at_once() {
         "orders",
         json!({"auth": {"secretRef": {"name": "orders-key", "key": "key"}}}),
     ));
-    let ready = eventually(Duration::from_secs(20), || async {
-        is_ready(fixture.webhook("orders"))
-    })
-    .await;
+    let ready = becomes_ready(&fixture, "orders", 20).await;
     assert!(ready);
     // The gateway's first status write triggers its webhooks too; let it pass, so that only the
     // Secret's change can trigger the next reconcile.
@@ -183,11 +169,9 @@ async fn a_rotated_secret_is_registered_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_secret_that_appears_is_used_at_once_by_its_webhooks_and_pods() {
     let fixture = Fixture::new().await;
-    delete(
-        &fixture,
-        "/api/v1/namespaces/payments/secrets/gateway-sealing",
-    )
-    .await;
+    fixture
+        .delete("/api/v1/namespaces/payments/secrets/gateway-sealing")
+        .await;
     fixture
         .api
         .insert(&fixture::secret("github-secret", "secret", "s3cret"));
@@ -231,10 +215,7 @@ async fn a_gateway_secret_that_appears_is_used_at_once_by_its_webhooks_and_pods(
     ));
 
     // Well before the webhook's own retry: the Secret's watch triggers it.
-    let ready = eventually(Duration::from_secs(8), || async {
-        is_ready(fixture.webhook("github"))
-    })
-    .await;
+    let ready = becomes_ready(&fixture, "github", 8).await;
     assert!(ready, "{:?}", reason());
     assert!(fixture.store().managed("github").await.unwrap().is_some());
     let rolled = eventually(Duration::from_secs(8), || async {
@@ -244,6 +225,56 @@ async fn a_gateway_secret_that_appears_is_used_at_once_by_its_webhooks_and_pods(
     assert!(
         rolled,
         "the gateway's pods were not rolled for the new Secret"
+    );
+    controllers.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_and_its_webhook_deleted_together_leave_no_registration() {
+    let fixture = Fixture::new().await;
+    let controllers = start(&fixture);
+    fixture.api.insert(&webhook("orders", json!({})));
+    let ready = becomes_ready(&fixture, "orders", 20).await;
+    assert!(ready);
+    let guarded = eventually(Duration::from_secs(10), || async {
+        fixture
+            .gateway()
+            .metadata
+            .finalizers
+            .is_some_and(|f| f.iter().any(|f| f == gateway_controller::FINALIZER))
+    })
+    .await;
+    assert!(guarded, "the gateway has no finalizer");
+
+    // As a GitOps tool pruning an application: everything at once, the gateway first and its
+    // database password with it.
+    fixture
+        .delete("/apis/webhooks.flowx.ai/v1alpha1/namespaces/payments/webhookgateways/hooks")
+        .await;
+    fixture
+        .delete("/api/v1/namespaces/payments/secrets/gateway-db")
+        .await;
+    fixture
+        .delete("/apis/webhooks.flowx.ai/v1alpha1/namespaces/payments/webhooks/orders")
+        .await;
+
+    let gone = eventually(Duration::from_secs(20), || async {
+        fixture.webhook("orders").is_none()
+            && fixture
+                .api
+                .get::<WebhookGateway>(NAMESPACE, GATEWAY)
+                .is_none()
+    })
+    .await;
+    assert!(
+        gone,
+        "webhook {:?}, gateway {:?}",
+        fixture.webhook("orders").map(|w| w.metadata),
+        fixture.api.get::<WebhookGateway>(NAMESPACE, GATEWAY)
+    );
+    assert!(
+        fixture.store().managed("orders").await.unwrap().is_none(),
+        "the registration outlived its resources"
     );
     controllers.abort();
 }

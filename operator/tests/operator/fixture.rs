@@ -160,6 +160,15 @@ impl Fixture {
         Database::new(&config(&self.database.jdbc_url)).unwrap()
     }
 
+    /// Deletes the object at `path` through the API, as `kubectl delete --wait=false` would.
+    pub async fn delete(&self, path: &str) {
+        self.api
+            .client()
+            .request::<serde_json::Value>(http::Request::delete(path).body(Vec::new()).unwrap())
+            .await
+            .unwrap();
+    }
+
     /// The method and path of every write since the last call, in order.
     pub fn take_writes(&self) -> Vec<String> {
         let writes = self

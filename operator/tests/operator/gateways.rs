@@ -15,7 +15,7 @@ use serde_json::json;
 use webhook_crds::{Conditions, WebhookGateway};
 use webhook_operator::gateway_controller;
 
-use crate::fixture::{Fixture, GATEWAY, NAMESPACE};
+use crate::fixture::{Fixture, GATEWAY, NAMESPACE, webhook};
 use crate::support;
 
 async fn reconcile(fixture: &Fixture) -> Action {
@@ -334,6 +334,65 @@ async fn autoscaling_hands_the_pod_count_to_an_autoscaler_and_back() {
     assert_eq!(
         fixture.api.get::<Deployment>(NAMESPACE, GATEWAY).unwrap()["spec"]["replicas"],
         3
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_in_use_is_deleted_only_after_its_webhooks() {
+    let fixture = Fixture::new().await;
+    reconcile(&fixture).await;
+    assert!(
+        fixture
+            .gateway()
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&gateway_controller::FINALIZER.to_owned())
+    );
+    fixture.api.insert(&webhook("orders", json!({})));
+    fixture.api.insert(&webhook(
+        "elsewhere",
+        json!({"gatewayRef": {"name": "other"}}),
+    ));
+    fixture
+        .delete("/apis/webhooks.flowx.ai/v1alpha1/namespaces/payments/webhookgateways/hooks")
+        .await;
+    fixture.take_writes();
+
+    let action = reconcile(&fixture).await;
+
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    assert!(
+        fixture
+            .api
+            .get::<WebhookGateway>(NAMESPACE, GATEWAY)
+            .is_some()
+    );
+    let ready = stored_condition(&fixture, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "WebhooksRemaining")
+    );
+    assert!(ready.message.contains("orders"), "{}", ready.message);
+    assert!(!ready.message.contains("elsewhere"), "{}", ready.message);
+    assert_eq!(
+        fixture.take_writes(),
+        ["PATCH /apis/webhooks.flowx.ai/v1alpha1/namespaces/payments/webhookgateways/hooks/status"],
+        "nothing but the status while it waits"
+    );
+
+    fixture
+        .delete("/apis/webhooks.flowx.ai/v1alpha1/namespaces/payments/webhooks/orders")
+        .await;
+    let action = reconcile(&fixture).await;
+
+    assert_eq!(action, Action::await_change());
+    assert!(
+        fixture
+            .api
+            .get::<WebhookGateway>(NAMESPACE, GATEWAY)
+            .is_none(),
+        "the finalizer was released"
     );
 }
 
