@@ -85,7 +85,7 @@ impl Context {
             )
             .as_bytes(),
         ));
-        let key = format!("{namespace}/{}", gateway.name_any());
+        let key = database_key(gateway);
 
         let mut databases = self.databases.lock().await;
         if let Some((known, database)) = databases.get(&key)
@@ -106,13 +106,10 @@ impl Context {
     /// The database `gateway` was last connected with, whatever its Secret holds now: lets a
     /// webhook's registration be removed after the password Secret was deleted with it.
     pub async fn known_database(&self, gateway: &WebhookGateway) -> Option<Database> {
-        let key = format!(
-            "{}/{}",
-            gateway.namespace().unwrap_or_else(|| "default".to_owned()),
-            gateway.name_any()
-        );
         let databases = self.databases.lock().await;
-        databases.get(&key).map(|(_, database)| database.clone())
+        databases
+            .get(&database_key(gateway))
+            .map(|(_, database)| database.clone())
     }
 
     /// The sealing keys of `gateway`; empty when it names none.
@@ -131,6 +128,15 @@ impl Context {
             ))
         })
     }
+}
+
+/// Which of the cached database connections belongs to `gateway`.
+fn database_key(gateway: &WebhookGateway) -> String {
+    format!(
+        "{}/{}",
+        gateway.namespace().unwrap_or_else(|| "default".to_owned()),
+        gateway.name_any()
+    )
 }
 
 /// A key of a Secret as text, from `data` or `stringData`.

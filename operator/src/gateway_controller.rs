@@ -117,7 +117,7 @@ pub async fn reconcile_gateway(
     let uid = gateway.uid();
     let gateways: Api<WebhookGateway> = Api::namespaced(context.client.clone(), &namespace);
     if gateway.meta().deletion_timestamp.is_some() {
-        return finish_deletion(gateway, context, &gateways).await;
+        return finish_deletion(gateway, context, &gateways, &namespace, &name).await;
     }
     let mut report = Report::default();
     if !finalizer::has(gateway, FINALIZER) {
@@ -192,8 +192,8 @@ pub async fn reconcile_gateway(
     let replicas = match &gateway.spec.autoscaling {
         Some(autoscaling) => live_replicas
             .map(|n| n as i32)
-            .unwrap_or(autoscaling.min_replicas.unwrap_or(2)),
-        None => gateway.spec.replicas.unwrap_or(2),
+            .unwrap_or(autoscaling.min_replicas.unwrap_or(render::DEFAULT_REPLICAS)),
+        None => gateway.spec.replicas.unwrap_or(render::DEFAULT_REPLICAS),
     };
     let available = available_replicas.unwrap_or(0);
     let generation = gateway.metadata.generation;
@@ -325,15 +325,15 @@ async fn finish_deletion(
     gateway: &WebhookGateway,
     context: &Context,
     gateways: &Api<WebhookGateway>,
+    namespace: &str,
+    name: &str,
 ) -> Result<(Report, bool), Error> {
     let mut report = Report::default();
     if !finalizer::has(gateway, FINALIZER) {
         report.released = true;
         return Ok((report, false));
     }
-    let namespace = gateway.namespace().unwrap_or_else(|| "default".to_owned());
-    let name = gateway.name_any();
-    let webhooks: Api<Webhook> = Api::namespaced(context.client.clone(), &namespace);
+    let webhooks: Api<Webhook> = Api::namespaced(context.client.clone(), namespace);
     let users: Vec<String> = webhooks
         .list(&ListParams::default())
         .await?

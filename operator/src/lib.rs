@@ -1,7 +1,7 @@
 //! The webhook gateway's Kubernetes operator. `WebhookGateway` resources become the gateway's
-//! Deployment, Service, Ingress, PodDisruptionBudget, HorizontalPodAutoscaler and NetworkPolicies; `Webhook` resources
-//! become registrations in the gateway's PostgreSQL database. The same `Webhook` reconcile runs
-//! without a cluster in file mode ([`file_mode`]).
+//! Deployment, Service, Ingress, PodDisruptionBudget, HorizontalPodAutoscaler and
+//! NetworkPolicies; `Webhook` resources become registrations in the gateway's PostgreSQL
+//! database. The same `Webhook` reconcile runs without a cluster in file mode ([`file_mode`]).
 
 pub mod context;
 pub mod error;

@@ -29,7 +29,8 @@ pub const SPEC_HASH: &str = "webhooks.flowx.ai/spec-hash";
 pub const SECRET_VERSIONS: &str = "webhooks.flowx.ai/secret-versions";
 /// The gateway's HTTP port, for callers, probes and scrapes alike.
 pub const HTTP_PORT: i32 = 8080;
-const DEFAULT_REPLICAS: i32 = 2;
+/// Gateway pods when the resource names no count, and the autoscaler's default minimum.
+pub const DEFAULT_REPLICAS: i32 = 2;
 const DEFAULT_CPU_TARGET: i32 = 70;
 
 /// A child object of a gateway, ready to apply.
